@@ -1,0 +1,199 @@
+"""Shared fixtures: a real database (SQLite file, or PostgreSQL from
+``TEST_DATABASE_URL``), the app, its test client, mail capture and a real SMTP
+server.
+
+The database schema is built once per run by the Alembic migrations (never
+``create_all``), and every test starts from empty tables.
+
+No fixture pushes an app context around a test's HTTP requests: Flask reuses an
+outer context for requests, which would share ``g`` (and so ``current_user``)
+and the SQLAlchemy session between requests. Tests that call services use the
+``ctx`` fixture instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+
+# Settings from the developer's shell must not leak into tests.
+for _name in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "SECRET_KEY", "MEETLOOP_ENV", "BASE_URL", "PORT"):
+    os.environ.pop(_name, None)
+os.environ["MEETLOOP_INSTANCE"] = tempfile.mkdtemp(prefix="meetloop-test-instance-")
+
+import pytest  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from webapp import create_app  # noqa: E402
+from webapp.config import normalise_database_url  # noqa: E402
+from webapp.email import MEMORY_KEY  # noqa: E402
+from webapp.extensions import db as _db  # noqa: E402
+from webapp.extensions import limiter  # noqa: E402
+from webapp.jobs import huey  # noqa: E402
+
+huey.immediate = True  # tasks run inline, in memory
+
+BASE_URL = "http://meetloop.test"
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def pytest_report_header(config):
+    return f"database: {'PostgreSQL (TEST_DATABASE_URL)' if TEST_DATABASE_URL else 'SQLite (temporary file)'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if TEST_DATABASE_URL:
+        return normalise_database_url(TEST_DATABASE_URL)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'meetloop-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def _session_app(database_url: str, tmp_path_factory: pytest.TempPathFactory):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "BASE_URL": BASE_URL,
+            "MAIL_TRANSPORT": "memory",
+            "MAIL_DIR": str(tmp_path_factory.mktemp("mail")),
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "SECRET_KEY": "test-secret-key",
+        }
+    )
+    limiter.enabled = False
+    with app.app_context():
+        if database_url.startswith("postgresql"):
+            with _db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        upgrade()
+    return app
+
+
+def _empty_tables() -> None:
+    tables = list(reversed(_db.metadata.sorted_tables))
+    with _db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def app(_session_app):
+    saved = dict(_session_app.config)
+    yield _session_app
+    _session_app.config.clear()
+    _session_app.config.update(saved)
+    limiter.enabled = False
+    _session_app.extensions.get(MEMORY_KEY, []).clear()
+    with _session_app.app_context():
+        _db.session.remove()
+        _empty_tables()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for tests that call services directly (no HTTP in between)."""
+    with app.app_context():
+        yield app
+        _db.session.rollback()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def rate_limits(app):
+    """Turn Flask-Limiter on (fresh counters) for one test."""
+    limiter.enabled = True
+    with app.app_context():
+        limiter.reset()
+    yield limiter
+    limiter.enabled = False
+
+
+@pytest.fixture
+def csrf(app):
+    """Turn CSRF protection on for one test (it is off by default to keep tests short)."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    return app
+
+
+class Outbox:
+    """The messages the memory transport delivered, with helpers to read them."""
+
+    def __init__(self, store: list) -> None:
+        self.messages = store
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if m["To"] == address]
+
+    def last(self, address: str | None = None):
+        messages = self.to(address) if address else self.messages
+        assert messages, f"no email delivered{' to ' + address if address else ''}"
+        return messages[-1]
+
+    @staticmethod
+    def text(message) -> str:
+        return message.get_body(("plain",)).get_content()
+
+    @classmethod
+    def link(cls, message, path_fragment: str = "") -> str:
+        """The first BASE_URL link in the plain-text body containing ``path_fragment``."""
+        links = re.findall(re.escape(BASE_URL) + r"\S+", cls.text(message))
+        matching = [link for link in links if path_fragment in link]
+        assert matching, f"no link with {path_fragment!r} in:\n{cls.text(message)}"
+        return matching[0]
+
+    @classmethod
+    def path(cls, message, path_fragment: str = "") -> str:
+        return cls.link(message, path_fragment).removeprefix(BASE_URL)
+
+
+@pytest.fixture
+def outbox(app):
+    return Outbox(app.extensions.setdefault(MEMORY_KEY, []))
+
+
+class Auth:
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def login(self, email: str, password: str, **extra):
+        return self.client.post("/login", data={"email": email, "password": password, **extra})
+
+    def as_user(self, user) -> None:
+        """Sign ``user`` in directly (for tests about something other than sign-in)."""
+        with self.client.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)

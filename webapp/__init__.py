@@ -1,0 +1,92 @@
+"""MeetLoop: meet people at events, follow up, keep in touch.
+
+``create_app`` only wires things together: it never touches the database, runs
+migrations or prompts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from webapp import config as settings
+from webapp.config import PROJECT_ROOT
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config.from_mapping(settings.load())
+    if overrides:
+        app.config.from_mapping(overrides)
+    app.instance_path = app.config["INSTANCE_DIR"]
+    register_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errors(app)
+    register_hooks(app)
+    register_commands(app)
+    return app
+
+
+def register_logging(app: Flask) -> None:
+    # Libraries speak at WARNING; our own modules at INFO. Never secrets: tokens
+    # and passwords are not logged anywhere in webapp/.
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("webapp").setLevel(logging.INFO)
+
+
+def register_extensions(app: Flask) -> None:
+    from webapp import database
+    from webapp.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    database.register(app)
+
+    from webapp.auth import session
+
+    login_manager.user_loader(session.load_user)
+
+
+def register_blueprints(app: Flask) -> None:
+    from webapp.admin.routes import bp as admin_bp
+    from webapp.auth.routes import bp as auth_bp
+    from webapp.main.routes import bp as main_bp
+    from webapp.profile.routes import bp as profile_bp
+
+    for bp in (main_bp, auth_bp, profile_bp, admin_bp):
+        app.register_blueprint(bp)
+
+
+def register_errors(app: Flask) -> None:
+    from webapp import errors
+
+    errors.register(app)
+
+
+def register_hooks(app: Flask) -> None:
+    from webapp import hooks
+
+    hooks.register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from webapp import cli
+
+    cli.register(app)

@@ -1,0 +1,128 @@
+"""Settings, read from the environment with development defaults.
+
+Every setting named in the README lives here; nothing else in the code reads
+``os.environ`` for configuration (the Huey instance in ``jobs.py`` reuses
+:func:`load` so web, worker and CLI always agree).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be one of 1/0, true/false, yes/no (got {raw!r})")
+
+
+def env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number (got {raw!r})") from None
+
+
+def normalise_database_url(url: str) -> str:
+    """Point ``postgres://`` and ``postgresql://`` URLs at the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _secret_key(env: Mapping[str, str], instance: Path, production: bool) -> str:
+    key = env.get("SECRET_KEY", "").strip()
+    if key:
+        return key
+    if production:
+        raise ConfigError("SECRET_KEY must be set when MEETLOOP_ENV=production")
+    # One generated key shared by web, worker and CLI: written once, then read back.
+    path = instance / "secret_key"
+    instance.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from ``env`` (default: ``os.environ``)."""
+    env = os.environ if env is None else env
+    instance = Path(env.get("MEETLOOP_INSTANCE", str(DEFAULT_INSTANCE)))
+    production = env.get("MEETLOOP_ENV", "development").strip().lower() == "production"
+    port = env_int(env, "PORT", 5000)
+    redis_url = env.get("REDIS_URL", "").strip() or None
+    mail_server = env.get("MAIL_SERVER", "").strip() or None
+
+    return {
+        "ENV_NAME": "production" if production else "development",
+        "INSTANCE_DIR": str(instance),
+        "SECRET_KEY": _secret_key(env, instance, production),
+        "BASE_URL": env.get("BASE_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(
+            env.get("DATABASE_URL", "").strip() or f"sqlite:///{instance / 'meetloop.db'}"
+        ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "HUEY_SQLITE_PATH": str(instance / "huey.db"),
+        # Mail: SMTP when MAIL_SERVER is set, else .eml files in instance/mail/.
+        "MAIL_TRANSPORT": env.get("MAIL_TRANSPORT", "smtp" if mail_server else "file"),
+        "MAIL_SERVER": mail_server,
+        "MAIL_PORT": env_int(env, "MAIL_PORT", 25),
+        "MAIL_USE_TLS": env_bool(env, "MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": env_bool(env, "MAIL_USE_SSL", False),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "MeetLoop <no-reply@meetloop.local>"),
+        "MAIL_DIR": str(instance / "mail"),
+        "MAIL_TIMEOUT": env_int(env, "MAIL_TIMEOUT", 20),
+        # Rate limits: memory per process, Redis when REDIS_URL is set.
+        "RATELIMIT_ENABLED": env_bool(env, "RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # Sessions and cookies.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_DURATION": 60 * 60 * 24 * 30,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # Single-use links.
+        "SIGNIN_LINK_MAX_AGE": 15 * 60,
+        "VERIFY_LINK_MAX_AGE": 48 * 3600,
+        "RESET_LINK_MAX_AGE": 60 * 60,
+        # Outbox delivery.
+        "OUTBOX_BATCH_SIZE": env_int(env, "OUTBOX_BATCH_SIZE", 100),
+        "OUTBOX_MAX_ATTEMPTS": env_int(env, "OUTBOX_MAX_ATTEMPTS", 8),
+        "OUTBOX_LEASE_SECONDS": env_int(env, "OUTBOX_LEASE_SECONDS", 300),
+    }

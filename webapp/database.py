@@ -1,0 +1,69 @@
+"""Engine tuning and the after-commit hook that wakes the mail worker.
+
+SQLite under threaded gunicorn needs WAL (readers don't block the writer), a
+busy timeout (writers wait instead of failing) and ``BEGIN IMMEDIATE`` (a
+transaction that reads and then writes can't lose the race for the write lock
+half-way through, which ``busy_timeout`` cannot recover from).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from webapp.extensions import db
+from webapp.services.mail import PENDING_FLAG
+
+#: Set on a session whose commit included new outbox rows.
+COMMITTED_FLAG = "meetloop.outbox_committed"
+
+
+def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    # Let SQLAlchemy's "begin" event decide how transactions start.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def tune_engine(engine: Engine) -> None:
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_connect):
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+
+
+def _after_commit(session: Session) -> None:
+    if session.info.pop(PENDING_FLAG, False):
+        session.info[COMMITTED_FLAG] = True
+
+
+def _after_rollback(session: Session, _previous: object) -> None:
+    # A rolled-back transaction queued nothing. (A savepoint rollback also
+    # lands here; the flag then errs on the side of one extra, harmless wake-up.)
+    if not session.in_transaction():
+        session.info.pop(PENDING_FLAG, None)
+
+
+def take_committed_mail_flag() -> bool:
+    """True once after a commit that queued mail (then reset)."""
+    return bool(db.session.info.pop(COMMITTED_FLAG, False))
+
+
+def register(app: Flask) -> None:
+    with app.app_context():
+        for engine in db.engines.values():
+            tune_engine(engine)
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_soft_rollback", _after_rollback)

@@ -1,0 +1,68 @@
+"""The Huey instance and its tasks. Tasks are thin: they call services.
+
+``SqliteHuey`` in ``instance/`` by default, ``RedisHuey`` when ``REDIS_URL`` is
+set. Run a worker with ``huey_consumer webapp.jobs.huey`` (``make run`` does).
+Huey's immediate mode (tests) runs tasks inline but never periodic ones: tests
+call :func:`run_due_work` directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from flask import Flask, current_app, has_app_context
+from huey import RedisHuey, SqliteHuey, crontab
+
+from webapp import config
+
+log = logging.getLogger(__name__)
+
+
+def _make_huey() -> SqliteHuey | RedisHuey:
+    settings = config.load()
+    if settings["REDIS_URL"]:
+        return RedisHuey("meetloop", url=settings["REDIS_URL"])
+    path = Path(settings["HUEY_SQLITE_PATH"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("meetloop", filename=str(path))
+
+
+huey = _make_huey()
+_worker_app: Flask | None = None
+
+
+@contextlib.contextmanager
+def app_context() -> Iterator[Flask]:
+    """The current app when there is one (web, CLI, tests), else the worker's own."""
+    global _worker_app
+    if has_app_context():
+        yield current_app._get_current_object()
+        return
+    if _worker_app is None:
+        from webapp import create_app
+
+        _worker_app = create_app()
+    with _worker_app.app_context():
+        yield _worker_app
+
+
+@huey.task()
+def deliver_outbox() -> dict[str, int]:
+    """Send whatever is due in the outbox (queued right after a commit)."""
+    from webapp.services import outbox
+
+    with app_context():
+        report = outbox.deliver_due()
+        return vars(report)
+
+
+@huey.periodic_task(crontab(minute="*"))
+def run_due_work() -> dict[str, int]:
+    """Every minute: scheduled work, then retries and anything left in the outbox."""
+    from webapp.services import schedule
+
+    with app_context():
+        return schedule.run_due()

@@ -1,0 +1,96 @@
+"""Demo data for ``make run``: fixed logins, varied people, a past and an upcoming event."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import NamedTuple
+
+from webapp.models import Role, utcnow
+from webapp.services import accounts, events
+
+
+class Login(NamedTuple):
+    role: str
+    email: str
+    password: str
+
+
+DEMO_PASSWORD = "meetloop-demo"  # noqa: S105 - published demo login
+LOGINS = (
+    Login(Role.ADMIN.value, "admin@meetloop.example", DEMO_PASSWORD),
+    Login(Role.ORGANIZER.value, "organizer@meetloop.example", DEMO_PASSWORD),
+    Login(Role.ATTENDEE.value, "ana@meetloop.example", DEMO_PASSWORD),
+)
+
+# name, email local part, headline, company, looking for, time zone
+PEOPLE = (
+    ("Ana Souza", "ana", "Product designer moving into climate tech", "Solara",
+     "Founders working on grid storage who need a design partner.", "Europe/Lisbon"),
+    ("Ben Okafor", "ben", "Backend engineer, payments and ledgers", "Tally",
+     "A team lead role at an early-stage fintech.", "Europe/London"),
+    ("Chloé Martin", "chloe", "Community lead for developer events", "Open Hardware Paris",
+     "Speakers for our spring meetup series.", "Europe/Paris"),
+    ("Dmitri Volkov", "dmitri", "Data scientist, forecasting for retail", "Kassa Analytics",
+     "Retailers willing to pilot demand forecasting.", "Europe/Berlin"),
+    ("Emma Lindqvist", "emma", "Angel investor, B2B SaaS", "Independent",
+     "Pre-seed founders in logistics and supply chain.", "Europe/Stockholm"),
+    ("Farah Haddad", "farah", "Head of people, scaling from 50 to 200", "Brightwave",
+     "Recruiters who know the Lisbon engineering market.", "Europe/Lisbon"),
+    ("Gabriel Ortiz", "gabriel", "Freelance iOS developer", "Self-employed",
+     "Contract work from March; health and fitness apps.", "Europe/Madrid"),
+    ("Hana Kobayashi", "hana", "UX researcher, accessibility", "Mirai Labs",
+     "Teams that want usability testing with disabled users.", "Asia/Tokyo"),
+    ("Ivan Petrov", "ivan", "CTO, developer tools startup", "Shipfast",
+     "Senior frontend engineers; advisors on open-source licensing.", "Europe/Sofia"),
+    ("Julia Nowak", "julia", "Marketing lead, just left agency life", "Looking",
+     "In-house growth roles at mission-driven companies.", "Europe/Warsaw"),
+    ("Kwame Mensah", "kwame", "Founder, solar micro-grids in Ghana", "SunLink",
+     "Impact investors and hardware supply partners.", "Africa/Accra"),
+    ("Lena Fischer", "lena", "Engineering manager, mobile platform", "Rail&Go",
+     "Peers to swap notes on hiring and on-call culture.", "Europe/Berlin"),
+)
+
+
+def _local(day: datetime, hour: int, zone: str) -> datetime:
+    return datetime.combine(day.date(), time(hour), tzinfo=events.zone(zone))
+
+
+def seed() -> bool:
+    """Create the demo once. Returns False (and changes nothing) if it exists."""
+    if accounts.find_by_email(LOGINS[1].email) is not None:
+        return False
+    accounts.create_user(LOGINS[0].email, "Sam Admin", password=DEMO_PASSWORD, role=Role.ADMIN.value, verified=True)
+    organizer = accounts.create_user(
+        LOGINS[1].email, "Olivia Reyes", password=DEMO_PASSWORD, role=Role.ORGANIZER.value, verified=True,
+        headline="Runs the Lisbon Tech Mixer", company="Mixer Events", timezone="Europe/Lisbon",
+    )
+    people = []
+    for name, local, headline, company, looking_for, tz in PEOPLE:
+        people.append(accounts.create_user(
+            f"{local}@meetloop.example", name,
+            password=DEMO_PASSWORD if local == "ana" else None, verified=True,
+            headline=headline, company=company, looking_for=looking_for, timezone=tz,
+            phone="+351 912 345 678" if local == "ana" else "",
+            linkedin_url=f"https://www.linkedin.com/in/{local}-demo",
+        ))
+
+    today = utcnow()
+    past = events.create_event(
+        organizer, "Lisbon Tech Mixer — Autumn",
+        _local(today - timedelta(days=9), 18, "Europe/Lisbon"),
+        _local(today - timedelta(days=9), 21, "Europe/Lisbon"),
+        "Europe/Lisbon", venue="LX Factory, Lisbon",
+        description="An evening of short talks and a lot of meeting people.",
+    )
+    upcoming = events.create_event(
+        organizer, "Lisbon Tech Mixer — Winter",
+        _local(today + timedelta(days=12), 18, "Europe/Lisbon"),
+        _local(today + timedelta(days=12), 22, "Europe/Lisbon"),
+        "Europe/Lisbon", venue="Hub Criativo do Beato, Lisbon",
+        description="Bring your badge, meet ten new people, follow up the next morning.",
+    )
+    for person in people:
+        events.add_attendee(past, person)
+    for person in people[: len(people) - 3]:
+        events.add_attendee(upcoming, person)
+    return True

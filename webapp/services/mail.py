@@ -1,0 +1,110 @@
+"""Compose and record emails: the first half of compose → record → commit → deliver.
+
+Nothing here talks to a mail server. :func:`queue` renders a template pair into
+an outbox row in the caller's transaction; the worker delivers it after the
+commit (see :mod:`webapp.services.outbox`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, render_template
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.models import OutboxMessage, OutboxStatus, SuppressedAddress, User
+
+#: Set on the session when a row is queued; the app kicks the worker after commit.
+PENDING_FLAG = "meetloop.outbox_pending"
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """``BASE_URL`` + the endpoint's path: links never use the request's host.
+
+    Works without a request (worker, CLI), unlike ``url_for(_external=True)``.
+    """
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    return current_app.config["BASE_URL"] + path
+
+
+def render(template: str, **context: Any) -> tuple[str, str, str]:
+    """Render ``email/<template>.txt`` and ``.html`` into (subject, text, html).
+
+    The text template's first line is ``Subject: ...``, then a blank line, then
+    the body, so subject and body are written side by side.
+    """
+    context.setdefault("base_url", current_app.config["BASE_URL"])
+    text = render_template(f"email/{template}.txt", **context)
+    head, _, body = text.lstrip().partition("\n")
+    if not head.startswith("Subject:"):
+        raise ValueError(f"email/{template}.txt must start with a 'Subject:' line")
+    html = render_template(f"email/{template}.html", **context)
+    return head.removeprefix("Subject:").strip(), body.strip() + "\n", html
+
+
+def queue(
+    *,
+    template: str,
+    to: str,
+    dedupe_key: str,
+    user: User | None = None,
+    kind: str | None = None,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> OutboxMessage:
+    """Record one email in the outbox, at most once per ``dedupe_key``.
+
+    Returns the existing row when the key was used before (nothing is queued
+    twice). A suppressed address gets a row marked failed, so the mail log
+    shows why nothing went out.
+    """
+    existing = db.session.scalar(select(OutboxMessage).filter_by(dedupe_key=dedupe_key))
+    if existing is not None:
+        return existing
+    subject, text, html = render(template, user=user, **context)
+    message = OutboxMessage(
+        dedupe_key=dedupe_key,
+        kind=kind or template,
+        user_id=user.id if user else None,
+        recipient=to,
+        subject=subject,
+        text_body=text,
+        html_body=html,
+        extra_headers="".join(f"{k}: {v}\n" for k, v in (headers or {}).items()),
+        status=OutboxStatus.PENDING.value,
+    )
+    if db.session.get(SuppressedAddress, to.lower()) is not None:
+        message.status = OutboxStatus.FAILED.value
+        message.last_error = "Address suppressed after a permanent delivery failure."
+    try:
+        with db.session.begin_nested():
+            db.session.add(message)
+    except IntegrityError:
+        # Another transaction queued the same key between our check and insert.
+        return db.session.scalars(select(OutboxMessage).filter_by(dedupe_key=dedupe_key)).one()
+    db.session.info[PENDING_FLAG] = True
+    return message
+
+
+def log_query(status: str | None = None, search: str | None = None) -> Select[tuple[OutboxMessage]]:
+    """The mail log, newest first, optionally by status and recipient/subject text."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    if status in {s.value for s in OutboxStatus}:
+        query = query.where(OutboxMessage.status == status)
+    if search:
+        pattern = f"%{search.strip().lower()}%"
+        query = query.where(
+            or_(func.lower(OutboxMessage.recipient).like(pattern), func.lower(OutboxMessage.subject).like(pattern))
+        )
+    return query
+
+
+def status_counts() -> dict[str, int]:
+    rows = db.session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    ).all()
+    counts = {s.value: 0 for s in OutboxStatus}
+    counts.update({status: n for status, n in rows})
+    return counts

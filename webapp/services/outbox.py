@@ -1,0 +1,179 @@
+"""Deliver the outbox: the second half of compose → record → commit → deliver.
+
+Unlike other services this module owns its transactions, because delivery is
+a loop of independent steps that must each survive a crash: a claim is one
+commit, and each message's outcome is one commit. A worker killed mid-batch
+therefore leaves at most the one message it was sending in ``sending``; its
+lease expires and it is retried (the only case where a duplicate can happen).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+
+from webapp.email import build_message, transport_for
+from webapp.extensions import db
+from webapp.models import OutboxMessage, OutboxStatus, SuppressedAddress, utcnow
+
+log = logging.getLogger(__name__)
+
+PENDING = OutboxStatus.PENDING.value
+SENDING = OutboxStatus.SENDING.value
+SENT = OutboxStatus.SENT.value
+FAILED = OutboxStatus.FAILED.value
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    def __iadd__(self, other: DeliveryReport) -> DeliveryReport:
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+        return self
+
+
+class PermanentFailure(Exception):
+    def __init__(self, message: str, *, suppress: bool) -> None:
+        super().__init__(message)
+        self.suppress = suppress
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait after the n-th failed attempt: 1, 2, 4 … minutes, capped at one hour."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+def claim_batch(limit: int, worker: str) -> list[int]:
+    """Atomically mark up to ``limit`` due rows as ours and commit; return their ids.
+
+    Due means pending and past ``next_attempt_at``, or claimed by a worker whose
+    lease ran out (it died). PostgreSQL skips rows another worker is claiming;
+    SQLite serialises the claim with ``BEGIN IMMEDIATE``.
+    """
+    now = utcnow()
+    lease_expired = now - timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            or_(
+                and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
+                and_(OutboxMessage.status == SENDING, OutboxMessage.claimed_at < lease_expired),
+            )
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(
+        db.session.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(status=SENDING, claimed_at=now, claimed_by=worker)
+            .returning(OutboxMessage.id)
+        )
+    )
+    db.session.commit()
+    return sorted(ids)
+
+
+def _classify(error: Exception) -> Exception:
+    """Turn an SMTP error into PermanentFailure (5xx) or leave it transient."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        if codes and all(code >= 500 for code in codes):
+            return PermanentFailure(f"Recipient refused: {error.recipients}", suppress=True)
+    elif isinstance(error, smtplib.SMTPAuthenticationError):
+        return error  # our configuration, not the message: keep retrying
+    elif isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500:
+        return PermanentFailure(f"{error.smtp_code} {error.smtp_error!r}", suppress=False)
+    return error
+
+
+def _record_outcome(row: OutboxMessage, error: Exception | None, report: DeliveryReport) -> None:
+    now = utcnow()
+    row.claimed_at = None
+    row.claimed_by = None
+    if error is None:
+        row.status, row.sent_at, row.last_error = SENT, now, None
+        report.sent += 1
+        return
+    row.attempts += 1
+    row.last_error = f"{type(error).__name__}: {error}"[:2000]
+    if isinstance(error, PermanentFailure) or row.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
+        row.status = FAILED
+        report.failed += 1
+        if isinstance(error, PermanentFailure) and error.suppress:
+            address = row.recipient.lower()
+            if db.session.get(SuppressedAddress, address) is None:
+                db.session.add(SuppressedAddress(email=address, reason=row.last_error))
+    else:
+        row.status, row.next_attempt_at = PENDING, now + backoff(row.attempts)
+        report.retrying += 1
+
+
+def deliver_batch(ids: list[int]) -> DeliveryReport:
+    """Send claimed rows over one connection; commit each outcome on its own."""
+    report = DeliveryReport()
+    if not ids:
+        return report
+    app = current_app._get_current_object()
+    sender, base_url = app.config["MAIL_DEFAULT_SENDER"], app.config["BASE_URL"]
+    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))).all()
+    try:
+        with transport_for(app.config, app.extensions).open() as connection:
+            for row in sorted(rows, key=lambda r: r.id):
+                error: Exception | None = None
+                try:
+                    connection.send(build_message(row, sender, base_url))
+                except (smtplib.SMTPException, OSError) as exc:
+                    error = _classify(exc)
+                    if isinstance(exc, (smtplib.SMTPServerDisconnected, OSError)):
+                        # The connection is gone: give the rest back and stop.
+                        _record_outcome(row, error, report)
+                        db.session.commit()
+                        _release(r for r in rows if r.status == SENDING)
+                        return report
+                _record_outcome(row, error, report)
+                db.session.commit()
+    except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+        # Could not connect (or log in): every row still claimed waits and retries.
+        log.warning("mail transport unavailable: %s", type(exc).__name__)
+        for row in rows:
+            if row.status == SENDING:
+                _record_outcome(row, exc, report)
+        db.session.commit()
+    return report
+
+
+def _release(rows) -> None:
+    for row in rows:
+        row.status, row.claimed_at, row.claimed_by = PENDING, None, None
+    db.session.commit()
+
+
+def deliver_due(max_batches: int | None = None) -> DeliveryReport:
+    """Claim and send due messages until none are left (or ``max_batches``)."""
+    worker = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+    total = DeliveryReport()
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        ids = claim_batch(current_app.config["OUTBOX_BATCH_SIZE"], worker)
+        if not ids:
+            break
+        total += deliver_batch(ids)
+        batches += 1
+        if total.retrying and not total.sent:
+            break  # the server is refusing everything: let backoff do its work
+    return total

@@ -1,0 +1,94 @@
+"""Profiles: who a person is *now*, and what they let others see."""
+
+from __future__ import annotations
+
+import io
+import re
+from functools import cache
+from urllib.parse import urlsplit
+from zoneinfo import available_timezones
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from webapp.models import Role, User
+from webapp.services import ValidationFailed
+
+PHOTO_SIZE = 256
+MAX_PHOTO_BYTES = 8 * 1024 * 1024
+MAX_PHOTO_PIXELS = 40_000_000
+PROFILE_FIELDS = ("name", "headline", "company", "looking_for", "linkedin_url", "phone", "timezone")
+SHARING_FIELDS = ("share_email", "share_phone", "share_linkedin")
+_PHONE = re.compile(r"^\+?[0-9 ().\-]{5,30}$")
+
+
+@cache
+def timezones() -> tuple[str, ...]:
+    return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
+
+
+def _clean_linkedin(url: str) -> str:
+    url = url.strip()
+    if not url:
+        return ""
+    if not url.startswith(("http://", "https://")):
+        url = "https://" + url
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host != "linkedin.com" and not host.endswith(".linkedin.com"):
+        raise ValidationFailed("Enter a LinkedIn profile address (linkedin.com/in/…).", field="linkedin_url")
+    return f"https://{host}{parts.path}".rstrip("/")
+
+
+def update_profile(user: User, **values: object) -> None:
+    """Apply profile and sharing values (unknown keys are ignored)."""
+    name = str(values.get("name") or "").strip()
+    if not name:
+        raise ValidationFailed("Tell people your name.", field="name")
+    tz = str(values.get("timezone") or "UTC")
+    if tz not in timezones():
+        raise ValidationFailed("Choose a time zone from the list.", field="timezone")
+    phone = str(values.get("phone") or "").strip()
+    if phone and not _PHONE.match(phone):
+        raise ValidationFailed("Use digits, spaces and an optional leading +.", field="phone")
+    user.name = name
+    user.headline = str(values.get("headline") or "").strip()
+    user.company = str(values.get("company") or "").strip()
+    user.looking_for = str(values.get("looking_for") or "").strip()
+    user.linkedin_url = _clean_linkedin(str(values.get("linkedin_url") or ""))
+    user.phone = phone
+    user.timezone = tz
+    for field in SHARING_FIELDS:
+        if field in values:
+            setattr(user, field, bool(values[field]))
+
+
+def set_photo(user: User, data: bytes) -> None:
+    """Store ``data`` as a square JPEG of PHOTO_SIZE px; refuse anything else."""
+    if len(data) > MAX_PHOTO_BYTES:
+        raise ValidationFailed("That photo is larger than 8 MB.", field="photo")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > MAX_PHOTO_PIXELS:
+                raise ValidationFailed("That photo has too many pixels.", field="photo")
+            image = ImageOps.exif_transpose(image).convert("RGB")
+            square = ImageOps.fit(image, (PHOTO_SIZE, PHOTO_SIZE), Image.Resampling.LANCZOS)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
+        raise ValidationFailed("Upload a JPEG, PNG or WebP image.", field="photo") from None
+    out = io.BytesIO()
+    square.save(out, "JPEG", quality=85, optimize=True)
+    user.photo = out.getvalue()
+    user.photo_version += 1
+
+
+def remove_photo(user: User) -> None:
+    user.photo = None
+    user.photo_version = 0
+
+
+def can_view(viewer: User, subject: User) -> bool:
+    """Whether ``viewer`` may see ``subject``'s profile and photo.
+
+    Yourself, and site admins. Contacts and fellow attendees get their own,
+    narrower view through the sharing choices.
+    """
+    return viewer.id == subject.id or viewer.role == Role.ADMIN

@@ -1,0 +1,81 @@
+"""Signed, expiring, single-use links.
+
+A link carries a signed payload (itsdangerous) with a random nonce. Reading a
+link checks signature and age only, so a confirm page can show what the link
+will do; *spending* it records the nonce under a unique key, so the second use
+fails even when two requests race.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.models import UsedToken, utcnow
+from webapp.services import DomainError
+
+
+class LinkError(DomainError):
+    code = "link_invalid"
+
+
+class LinkExpired(LinkError):
+    code = "link_expired"
+
+
+class LinkUsed(LinkError):
+    code = "link_used"
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"meetloop.link.{purpose}")
+
+
+def make(purpose: str, **payload: Any) -> str:
+    """Sign ``payload`` for ``purpose`` with a fresh nonce."""
+    return _serializer(purpose).dumps({**payload, "n": secrets.token_urlsafe(16)})
+
+
+def read(purpose: str, token: str, max_age: int) -> dict[str, Any]:
+    """Return the payload of a valid, unexpired, unspent link."""
+    try:
+        payload = _serializer(purpose).loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise LinkExpired("This link has expired.") from None
+    except BadSignature:
+        raise LinkError("This link is not valid.") from None
+    if not isinstance(payload, dict) or "n" not in payload:
+        raise LinkError("This link is not valid.")
+    if db.session.get(UsedToken, payload["n"]) is not None:
+        raise LinkUsed("This link has already been used.")
+    return payload
+
+
+def spend(purpose: str, token: str, max_age: int) -> dict[str, Any]:
+    """Like :func:`read`, then mark the link used (atomically)."""
+    payload = read(purpose, token, max_age)
+    try:
+        with db.session.begin_nested():
+            db.session.add(
+                UsedToken(
+                    nonce=payload["n"],
+                    purpose=purpose,
+                    expires_at=utcnow() + timedelta(seconds=max_age),
+                )
+            )
+    except IntegrityError:
+        raise LinkUsed("This link has already been used.") from None
+    return payload
+
+
+def purge_expired() -> int:
+    """Forget spent nonces whose links could no longer be read anyway."""
+    result = db.session.execute(delete(UsedToken).where(UsedToken.expires_at < utcnow()))
+    return result.rowcount or 0
