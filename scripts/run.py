@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
 
 
@@ -29,8 +30,11 @@ def main() -> int:
         subprocess.Popen([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT),
         subprocess.Popen([str(BIN / "huey_consumer"), "webapp.jobs.huey", "-k", "thread", "-w", "2"], cwd=ROOT),
     ]
-    print(f"\nMeetLoop is running at {os.environ.get('BASE_URL', f'http://127.0.0.1:{port}')}  (Ctrl-C stops it)\n",
-          flush=True)
+    from webapp.services.demo import LOGINS
+
+    url = os.environ.get("BASE_URL", f"http://127.0.0.1:{port}")
+    logins = "\n".join(f"  {login.role:<10} {login.email:<28} {login.password}" for login in LOGINS)
+    print(f"\nMeetLoop is running at {url}  (Ctrl-C stops web and worker)\nDemo logins:\n{logins}\n", flush=True)
 
     stopping = False
 
