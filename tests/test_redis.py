@@ -20,7 +20,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
-def redis_url():  # noqa: ANN201
+def redis_url():
     client = redis_lib.Redis.from_url(REDIS_URL)
     try:
         client.ping()
@@ -40,7 +40,7 @@ def test_redis_url_selects_redis_huey_and_tasks_round_trip(redis_url, monkeypatc
     assert isinstance(queue, RedisHuey)
 
     @queue.task()
-    def add(a, b):  # noqa: ANN001, ANN202
+    def add(a, b):
         return a + b
 
     result = add(2, 3)
