@@ -60,7 +60,9 @@ def _session_app(database_url: str, tmp_path_factory: pytest.TempPathFactory):
             "MAIL_TRANSPORT": "memory",
             "MAIL_DIR": str(tmp_path_factory.mktemp("mail")),
             "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
+            # Enabled so Flask-Limiter sets itself up; switched off right after
+            # (and per test) by ``limiter.enabled``: the rate_limits fixture turns it on.
+            "RATELIMIT_ENABLED": True,
             "SECRET_KEY": "test-secret-key",
         }
     )
@@ -197,3 +199,132 @@ class Auth:
 @pytest.fixture
 def auth(client):
     return Auth(client)
+
+
+# --- A real SMTP server -------------------------------------------------------
+
+import asyncio  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from email import policy  # noqa: E402
+from email.message import EmailMessage  # noqa: E402
+from email.parser import BytesParser  # noqa: E402
+from typing import Any  # noqa: E402
+
+from aiosmtpd.controller import Controller  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ReceivedMail:
+    """One message as the server received it: envelope, raw bytes, parsed message."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    message: EmailMessage  # parsed with email.policy.default
+    tls: bool
+    login: Any  # what the authenticator put in AuthResult.auth_data, if AUTH succeeded
+
+
+class SmtpSink:
+    """An aiosmtpd server on 127.0.0.1 that keeps what it receives.
+
+    ``refuse(reply, address)`` answers RCPT for ``address`` (or everyone when
+    None) with ``reply``, e.g. ``"450 4.2.1 Try later"`` or ``"550 5.1.1 No such
+    user"``; ``data_reply`` does the same after DATA. ``stop()``/``start()``
+    keep the port, so a test can cut the server and bring it back.
+    """
+
+    host = "127.0.0.1"
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.received: list[ReceivedMail] = []
+        self.refusals: dict[str | None, str] = {}
+        self.data_reply: str | None = None
+        self.delay = 0.0  # seconds spent "delivering" each message (lets workers overlap)
+        self.first_message = threading.Event()
+        self._lock = threading.Lock()
+        self._controller: Controller | None = None
+
+    # control
+    def start(self, **smtp_kwargs: Any) -> SmtpSink:
+        assert self._controller is None, "SMTP sink already running"
+        self._controller = Controller(self, hostname=self.host, port=self.port, **smtp_kwargs)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def restart(self, **smtp_kwargs: Any) -> SmtpSink:
+        self.stop()
+        return self.start(**smtp_kwargs)
+
+    def refuse(self, reply: str, address: str | None = None) -> None:
+        self.refusals[address.lower() if address else None] = reply
+
+    def accept(self) -> None:
+        self.refusals.clear()
+        self.data_reply = None
+
+    # reading
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self._lock:
+            return [r.message for r in self.received]
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+    def message_ids(self) -> list[str]:
+        return [m["Message-ID"] for m in self.messages]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self.received)
+
+    # aiosmtpd handler hooks
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.refusals.get(address.lower(), self.refusals.get(None))
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.data_reply:
+            return self.data_reply
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        raw = envelope.original_content or envelope.content
+        mail = ReceivedMail(
+            mail_from=envelope.mail_from,
+            rcpt_tos=list(envelope.rcpt_tos),
+            raw=raw,
+            message=BytesParser(policy=policy.default).parsebytes(raw),
+            tls=session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
+            login=session.auth_data if session.authenticated else None,
+        )
+        with self._lock:
+            self.received.append(mail)
+        self.first_message.set()
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp(app):
+    """A real SMTP server the app delivers to (MAIL_TRANSPORT=smtp)."""
+    sink = SmtpSink(free_port()).start()
+    app.config.update(MAIL_TRANSPORT="smtp", MAIL_SERVER=sink.host, MAIL_PORT=sink.port)
+    yield sink
+    sink.stop()

@@ -12,6 +12,7 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from webapp.extensions import db
 from webapp.models import Role
@@ -32,9 +33,16 @@ class UsageFailure(click.ClickException):
     exit_code = 2
 
 
+def one_line(text: str) -> str:
+    """The first line of an error text (driver errors run over several)."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
 def command(name: str, **kwargs: Any) -> Callable:
     """``@command("x")``: a one-line-errors command in an app context whose
-    :class:`DomainError` becomes ``Error: <message>`` and exit status 2."""
+    :class:`DomainError` becomes ``Error: <message>`` and exit status 2; any
+    other failure (say, a database that is unreachable or not migrated yet) is
+    one ``Error:`` line and exit status 1."""
 
     def decorator(fn: Callable) -> click.Command:
         @functools.wraps(fn)
@@ -44,6 +52,17 @@ def command(name: str, **kwargs: Any) -> Callable:
             except DomainError as exc:
                 db.session.rollback()
                 raise UsageFailure(exc.message) from None
+            except (click.ClickException, click.exceptions.Exit, click.Abort):
+                raise  # click's own ways out, already one line
+            except SQLAlchemyError as exc:
+                db.session.rollback()
+                detail = one_line(str(getattr(exc, "orig", None) or exc))
+                raise click.ClickException(
+                    f"database: {detail} (is DATABASE_URL right, and has `flask db upgrade` run?)"
+                ) from None
+            except Exception as exc:
+                db.session.rollback()
+                raise click.ClickException(f"{type(exc).__name__}: {one_line(str(exc))}") from None
 
         return click.command(name, cls=Command, **kwargs)(with_appcontext(run))
 

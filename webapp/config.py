@@ -9,24 +9,32 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import click
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
-class ConfigError(RuntimeError):
-    """A setting is missing or malformed; the message names it."""
+class ConfigError(click.ClickException):
+    """A setting is missing or malformed; the message names it.
+
+    A click exception so that ``flask`` commands, which build the app before
+    they run, report it as one ``Error: ...`` line instead of a traceback.
+    """
 
 
 def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
-    if raw is None:
+    # Blank means "not set" (``FOO=`` in an env file), as for whole numbers.
+    if raw is None or raw.strip() == "":
         return default
     value = raw.strip().lower()
     if value in _TRUE:
@@ -66,7 +74,14 @@ def _secret_key(env: Mapping[str, str], instance: Path, production: bool) -> str
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_text().strip()
+        # Web and worker may start together: the other one may have created
+        # the file and not yet written it.
+        for _ in range(25):
+            key = path.read_text().strip()
+            if key:
+                return key
+            time.sleep(0.02)
+        raise ConfigError(f"{path} is empty: delete it to generate a new key, or set SECRET_KEY") from None
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
@@ -85,11 +100,12 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "ENV_NAME": "production" if production else "development",
         "INSTANCE_DIR": str(instance),
         "SECRET_KEY": _secret_key(env, instance, production),
-        "BASE_URL": env.get("BASE_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+        "BASE_URL": (env.get("BASE_URL", "").strip() or f"http://127.0.0.1:{port}").rstrip("/"),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(
             env.get("DATABASE_URL", "").strip() or f"sqlite:///{instance / 'meetloop.db'}"
         ),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: SQL errors in logs never carry values (tokens, addresses).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "REDIS_URL": redis_url,
         "HUEY_SQLITE_PATH": str(instance / "huey.db"),
         # Mail: SMTP when MAIL_SERVER is set, else .eml files in instance/mail/.

@@ -3,14 +3,16 @@
 SQLite under threaded gunicorn needs WAL (readers don't block the writer), a
 busy timeout (writers wait instead of failing) and ``BEGIN IMMEDIATE`` (a
 transaction that reads and then writes can't lose the race for the write lock
-half-way through, which ``busy_timeout`` cannot recover from).
+half-way through, which ``busy_timeout`` cannot recover from). GET and HEAD
+requests never write (no state change on GET), so they begin a plain deferred
+transaction and read concurrently instead of queueing for the write lock.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -34,7 +36,8 @@ def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> No
 
 
 def _sqlite_begin(connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = has_request_context() and request.method in ("GET", "HEAD")
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def tune_engine(engine: Engine) -> None:

@@ -94,7 +94,8 @@ class SmtpTransport:
 
     @contextlib.contextmanager
     def open(self) -> Iterator[Connection]:
-        context = ssl.create_default_context()
+        # Loading the trust store takes a while: only when it is needed.
+        context = ssl.create_default_context() if self.use_ssl or self.use_tls else None
         if self.use_ssl:
             smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
         else:

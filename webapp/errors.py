@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
+
+from webapp.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +32,16 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def _describe(status: int) -> tuple[str, str, str]:
+    if status in MESSAGES:
+        return MESSAGES[status]
+    # A status without its own words (410, 415, ...): its standard name, not "internal error".
+    name = HTTP_STATUS_CODES.get(status) or MESSAGES[500][1]
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_"), name, "That request couldn't be completed."
+
+
 def error_response(status: int, code: str | None = None, message: str | None = None) -> Response:
-    api_code, title, default_message = MESSAGES.get(status, MESSAGES[500])
+    api_code, title, default_message = _describe(status)
     message = message or default_message
     if wants_json():
         response = jsonify({"error": {"code": code or api_code, "message": message}})
@@ -61,7 +73,7 @@ def _csrf_error(error: CSRFError) -> Response:
 
 
 def _unexpected(error: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log.exception("unhandled error on %s %s", request.method, redact(request.path))
     return error_response(500)
 
 

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from gunicorn.glogging import Logger
 
-# /login/link/<token>, /verify/<token>, /reset/<token>, /account/email/<token>, /b/<token>, ...
-_TOKEN_PATH = re.compile(r"(/(?:login/link|verify|reset|account/email|b|invite|a)/)[^/?\s\"]+")
-_QUERY_TOKEN = re.compile(r"((?:token|t)=)[^&\s\"]+")
-
-
-def redact(text: str) -> str:
-    return _QUERY_TOKEN.sub(r"\1[redacted]", _TOKEN_PATH.sub(r"\1[redacted]", text))
+from webapp.redaction import redact
 
 
 class RedactingLogger(Logger):

@@ -195,10 +195,14 @@ def confirm_email_change(token: str):
     form = ConfirmForm()
     try:
         if form.validate_on_submit():
+            viewer_id = current_user.id if current_user.is_authenticated else None
             user = accounts.confirm_email_change(token)
             db.session.commit()
-            flash(f"Your email is now {user.email}.", "success")
-            return redirect(url_for("auth.account") if current_user.is_authenticated else url_for("auth.login"))
+            flash(f"Your email is now {user.email}. Other devices are signed out.", "success")
+            if viewer_id == user.id:  # this device stays signed in under the new session version
+                login_user(user)
+                return redirect(url_for("auth.account"))
+            return redirect(url_for("auth.login"))
         user, new_email = accounts.peek_email_change(token)
     except DomainError as exc:
         db.session.rollback()

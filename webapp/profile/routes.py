@@ -51,8 +51,11 @@ def upload_photo():
             db.session.commit()
             flash("Photo saved.", "success")
             return redirect(url_for("profile.edit"))
+    # formdata=None: this POST carried only the photo, so the profile form shows the
+    # saved values (else its unchecked-looking switches would turn sharing off on save).
+    profile_form = ProfileForm(formdata=None, obj=current_user)
     return render_template(
-        "profile/edit.html", form=ProfileForm(obj=current_user), photo_form=form, remove_form=RemovePhotoForm()
+        "profile/edit.html", form=profile_form, photo_form=form, remove_form=RemovePhotoForm()
     ), 422
 
 

@@ -102,19 +102,36 @@ def safe_next(target: str | None) -> str | None:
     """A same-site path to return to after sign-in, or None."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
+    # Browsers drop tabs and newlines from URLs ("/\t/evil.com" is "//evil.com"),
+    # and a newline in a Location header is a server error: refuse controls and spaces.
+    if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in target):
+        return None
     return target[:500]
 
 
 def _queue_signin_link(user: User, reason: str, next_path: str | None = None) -> None:
+    """Email a link that signs ``user`` in.
+
+    ``reason="verify"`` (someone who knows the password, on an unverified
+    account) sends a verification link, which keeps that password. Any other
+    reason sends a plain sign-in link, which on an unverified account clears a
+    password nobody has proven to own (see :func:`signin_with_link`).
+    """
     extra = {"next": next_path} if safe_next(next_path) else {}
+    if reason == "verify":
+        link = _link(VERIFY, "auth.verify_email", user, **extra)
+        validity = f"{current_app.config['VERIFY_LINK_MAX_AGE'] // 3600} hours"
+    else:
+        link = _link(SIGNIN, "auth.link_signin", user, **extra)
+        validity = f"{current_app.config['SIGNIN_LINK_MAX_AGE'] // 60} minutes"
     mail.queue(
         template="signin_link",
         to=user.email,
         user=user,
         dedupe_key=f"signin:{user.id}:{secrets.token_hex(8)}",
-        link=_link(SIGNIN, "auth.link_signin", user, **extra),
+        link=link,
         reason=reason,
-        minutes=current_app.config["SIGNIN_LINK_MAX_AGE"] // 60,
+        validity=validity,
     )
 
 
@@ -124,6 +141,8 @@ def register(email: str, name: str, password: str | None) -> None:
     """
     existing = find_by_email(email)
     if existing is not None:
+        if password:  # costs what hashing a new account's password costs, so timing tells nothing
+            generate_password_hash(password, method="scrypt")
         if not existing.is_disabled:
             _queue_signin_link(existing, reason="signup")
         return
@@ -202,11 +221,17 @@ def signin_with_link(purpose: str, token: str) -> tuple[User, str | None]:
     """Spend a sign-in or verification link; opening it proves the address.
 
     Returns the user and the safe path to continue to, if the link carries one.
+
+    A plain sign-in link on a still-unverified account drops its password:
+    whoever chose it never proved they own the address (someone may have
+    signed up with another person's email before that person arrived).
     """
     if purpose not in (SIGNIN, VERIFY):
         raise tokens.LinkError("This link is not valid.")
     payload = tokens.spend(purpose, token, _max_age(purpose))
     user = _user_from_link(payload)
+    if purpose == SIGNIN and not user.email_verified:
+        user.password_hash = None
     user.email_verified = True
     record_login(user)
     return user, safe_next(payload.get("next"))
@@ -297,6 +322,8 @@ def confirm_email_change(token: str) -> User:
         raise EmailTaken("Another account now uses that address.", field="email")
     old_email = user.email
     user.email, user.email_verified = new_email, True
+    # Links sent to the old address and sessions opened with it end here.
+    sign_out_everywhere(user)
     mail.queue(
         template="email_changed",
         to=old_email,

@@ -93,10 +93,14 @@ def log_query(status: str | None = None, search: str | None = None) -> Select[tu
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
     if status in {s.value for s in OutboxStatus}:
         query = query.where(OutboxMessage.status == status)
-    if search:
-        pattern = f"%{search.strip().lower()}%"
+    if search and search.strip():
+        # autoescape: "%" and "_" typed in the search box are matched literally.
+        term = search.strip().lower()
         query = query.where(
-            or_(func.lower(OutboxMessage.recipient).like(pattern), func.lower(OutboxMessage.subject).like(pattern))
+            or_(
+                func.lower(OutboxMessage.recipient).contains(term, autoescape=True),
+                func.lower(OutboxMessage.subject).contains(term, autoescape=True),
+            )
         )
     return query
 

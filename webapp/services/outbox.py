@@ -15,6 +15,7 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from email.message import EmailMessage
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
@@ -89,16 +90,38 @@ def claim_batch(limit: int, worker: str) -> list[int]:
 
 
 def _classify(error: Exception) -> Exception:
-    """Turn an SMTP error into PermanentFailure (5xx) or leave it transient."""
+    """Turn a refusal of *this message* into PermanentFailure; leave the rest transient.
+
+    Only the recipient (5xx to RCPT) and the content (5xx after DATA) are about
+    the message. A refused sender, HELO or login is our configuration or the
+    server's state: retrying (with backoff, up to the attempt limit) lets the
+    mail go out once that is fixed.
+    """
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in error.recipients.values()]
         if codes and all(code >= 500 for code in codes):
-            return PermanentFailure(f"Recipient refused: {error.recipients}", suppress=True)
-    elif isinstance(error, smtplib.SMTPAuthenticationError):
-        return error  # our configuration, not the message: keep retrying
-    elif isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500:
-        return PermanentFailure(f"{error.smtp_code} {error.smtp_error!r}", suppress=False)
+            replies = "; ".join(f"{code} {_text(reply)}" for code, reply in error.recipients.values())
+            return PermanentFailure(f"Recipient refused: {replies}", suppress=True)
+    elif isinstance(error, smtplib.SMTPDataError) and error.smtp_code >= 500:
+        return PermanentFailure(f"Message refused: {error.smtp_code} {_text(error.smtp_error)}", suppress=False)
     return error
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def _connection_lost(error: Exception) -> bool:
+    """Is the connection unusable after ``error``? 421 means the server is
+    closing it (smtplib then closes its side); any other SMTP reply leaves it
+    usable. (SMTPException subclasses OSError: the order of the tests matters.)"""
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return True
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return any(code == 421 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code == 421
+    return isinstance(error, OSError) and not isinstance(error, smtplib.SMTPException)
 
 
 def _record_outcome(row: OutboxMessage, error: Exception | None, report: DeliveryReport) -> None:
@@ -124,22 +147,37 @@ def _record_outcome(row: OutboxMessage, error: Exception | None, report: Deliver
 
 
 def deliver_batch(ids: list[int]) -> DeliveryReport:
-    """Send claimed rows over one connection; commit each outcome on its own."""
+    """Send claimed rows over one connection; commit each outcome on its own.
+
+    The messages are built first and that read transaction ends before the
+    mail server is contacted: no database transaction (on SQLite, the write
+    lock) stays open while waiting on the network.
+    """
     report = DeliveryReport()
     if not ids:
         return report
     app = current_app._get_current_object()
     sender, base_url = app.config["MAIL_DEFAULT_SENDER"], app.config["BASE_URL"]
-    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))).all()
+    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)).all()
+    ready: list[tuple[OutboxMessage, EmailMessage]] = []
+    for row in rows:
+        try:
+            ready.append((row, build_message(row, sender, base_url)))
+        except Exception as exc:
+            # It would fail the same way on every retry; left in `sending`
+            # it would also hold up the rows claimed with it.
+            log.exception("cannot build outbox message %s", row.id)
+            _record_outcome(row, PermanentFailure(f"Cannot build the message: {exc}", suppress=False), report)
+    db.session.commit()
     try:
         with transport_for(app.config, app.extensions).open() as connection:
-            for row in sorted(rows, key=lambda r: r.id):
+            for row, message in ready:
                 error: Exception | None = None
                 try:
-                    connection.send(build_message(row, sender, base_url))
+                    connection.send(message)
                 except (smtplib.SMTPException, OSError) as exc:
                     error = _classify(exc)
-                    if isinstance(exc, (smtplib.SMTPServerDisconnected, OSError)):
+                    if _connection_lost(exc):
                         # The connection is gone: give the rest back and stop.
                         _record_outcome(row, error, report)
                         db.session.commit()
@@ -165,7 +203,7 @@ def _release(rows) -> None:
 
 def deliver_due(max_batches: int | None = None) -> DeliveryReport:
     """Claim and send due messages until none are left (or ``max_batches``)."""
-    worker = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+    worker = f"{socket.gethostname()[:48]}:{uuid.uuid4().hex[:8]}"  # fits claimed_by (64)
     total = DeliveryReport()
     batches = 0
     while max_batches is None or batches < max_batches:

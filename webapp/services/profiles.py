@@ -19,6 +19,8 @@ MAX_PHOTO_PIXELS = 40_000_000
 PROFILE_FIELDS = ("name", "headline", "company", "looking_for", "linkedin_url", "phone", "timezone")
 SHARING_FIELDS = ("share_email", "share_phone", "share_linkedin")
 _PHONE = re.compile(r"^\+?[0-9 ().\-]{5,30}$")
+MIN_PHONE_DIGITS = 5
+PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
 
 
 @cache
@@ -40,7 +42,11 @@ def _clean_linkedin(url: str) -> str:
 
 
 def update_profile(user: User, **values: object) -> None:
-    """Apply profile and sharing values (unknown keys are ignored)."""
+    """Apply profile and sharing values (unknown keys are ignored).
+
+    Everything is checked before anything is changed: on ValidationFailed the
+    user object is exactly as it was.
+    """
     name = str(values.get("name") or "").strip()
     if not name:
         raise ValidationFailed("Tell people your name.", field="name")
@@ -48,13 +54,14 @@ def update_profile(user: User, **values: object) -> None:
     if tz not in timezones():
         raise ValidationFailed("Choose a time zone from the list.", field="timezone")
     phone = str(values.get("phone") or "").strip()
-    if phone and not _PHONE.match(phone):
+    if phone and not (_PHONE.match(phone) and sum(c.isdigit() for c in phone) >= MIN_PHONE_DIGITS):
         raise ValidationFailed("Use digits, spaces and an optional leading +.", field="phone")
+    linkedin_url = _clean_linkedin(str(values.get("linkedin_url") or ""))
     user.name = name
     user.headline = str(values.get("headline") or "").strip()
     user.company = str(values.get("company") or "").strip()
     user.looking_for = str(values.get("looking_for") or "").strip()
-    user.linkedin_url = _clean_linkedin(str(values.get("linkedin_url") or ""))
+    user.linkedin_url = linkedin_url
     user.phone = phone
     user.timezone = tz
     for field in SHARING_FIELDS:
@@ -67,22 +74,27 @@ def set_photo(user: User, data: bytes) -> None:
     if len(data) > MAX_PHOTO_BYTES:
         raise ValidationFailed("That photo is larger than 8 MB.", field="photo")
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        # Only the formats we promise: Pillow would otherwise try every plugin it has.
+        with Image.open(io.BytesIO(data), formats=PHOTO_FORMATS) as image:
             if image.width * image.height > MAX_PHOTO_PIXELS:
                 raise ValidationFailed("That photo has too many pixels.", field="photo")
             image = ImageOps.exif_transpose(image).convert("RGB")
             square = ImageOps.fit(image, (PHOTO_SIZE, PHOTO_SIZE), Image.Resampling.LANCZOS)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
+    except Image.DecompressionBombError:
+        raise ValidationFailed("That photo has too many pixels.", field="photo") from None
+    except (UnidentifiedImageError, OSError, ValueError):
         raise ValidationFailed("Upload a JPEG, PNG or WebP image.", field="photo") from None
     out = io.BytesIO()
     square.save(out, "JPEG", quality=85, optimize=True)
     user.photo = out.getvalue()
-    user.photo_version += 1
+    user.photo_version = abs(user.photo_version) + 1
 
 
 def remove_photo(user: User) -> None:
+    """Forget the photo. The version goes negative rather than back to 0, so a
+    later photo gets a URL never used before (photo URLs are cached as immutable)."""
     user.photo = None
-    user.photo_version = 0
+    user.photo_version = -abs(user.photo_version)
 
 
 def can_view(viewer: User, subject: User) -> bool:

@@ -1,0 +1,137 @@
+"""Migrations build the whole schema from nothing, match the models exactly
+(``flask db check``), and name every constraint by the convention, on SQLite
+and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import make_url
+
+from webapp.config import normalise_database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+FLASK = Path(sys.executable).parent / "flask"
+SETTINGS = ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "SECRET_KEY", "MEETLOOP_ENV", "BASE_URL", "PORT",
+            "MEETLOOP_INSTANCE", "FLASK_APP", "FLASK_DEBUG")
+NO_DRIFT = "No new upgrade operations detected"
+
+
+def flask_db(command: str, database_url: str, instance: Path, *args: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    environ.update(DATABASE_URL=database_url, MEETLOOP_INSTANCE=str(instance))
+    return subprocess.run(
+        [str(FLASK), "--app", "wsgi", "db", command, *args], cwd=ROOT, env=environ, capture_output=True, text=True,
+        timeout=120, check=False,
+    )
+
+
+def upgrade_then_check(database_url: str, instance: Path) -> None:
+    upgraded = flask_db("upgrade", database_url, instance)
+    assert upgraded.returncode == 0, upgraded.stderr
+    checked = flask_db("check", database_url, instance)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert NO_DRIFT in checked.stdout + checked.stderr
+
+
+def naming_problems(database_url: str) -> list[str]:
+    """Every constraint and index whose name doesn't follow the convention
+    (pk_<table>, uq_<table>_<columns>, fk_<table>_<column>_<referred table>,
+    ck_<table>_<name>, ix_<table>_<...>); fails if reflection finds none of a kind."""
+    engine = create_engine(normalise_database_url(database_url))
+    problems: list[str] = []
+    seen = {"pk": 0, "uq": 0, "fk": 0, "ck": 0, "ix": 0}
+    try:
+        inspector = inspect(engine)
+        tables = [t for t in inspector.get_table_names() if t != "alembic_version"]
+        assert tables, "no tables after the upgrade"
+        for table in tables:
+            expected: list[tuple[str, str | None, str]] = []  # (kind, actual, rule)
+            pk = inspector.get_pk_constraint(table)
+            if pk["constrained_columns"]:
+                expected.append(("pk", pk.get("name"), f"pk_{table}"))
+            for uq in inspector.get_unique_constraints(table):
+                expected.append(("uq", uq.get("name"), f"uq_{table}_{'_'.join(uq['column_names'])}"))
+            for fk in inspector.get_foreign_keys(table):
+                rule = f"fk_{table}_{fk['constrained_columns'][0]}_{fk['referred_table']}"
+                expected.append(("fk", fk.get("name"), rule))
+            for ck in inspector.get_check_constraints(table):
+                expected.append(("ck", ck.get("name"), rf"ck_{table}_\w+"))
+            for ix in inspector.get_indexes(table):
+                if ix.get("duplicates_constraint"):
+                    continue
+                expected.append(("ix", ix.get("name"), rf"ix_{table}_\w+"))
+            for kind, actual, rule in expected:
+                seen[kind] += 1
+                if actual is None or not re.fullmatch(rule, actual):
+                    problems.append(f"{table}: {kind} named {actual!r}, expected {rule}")
+    finally:
+        engine.dispose()
+    missing = [kind for kind, count in seen.items() if count == 0]
+    assert not missing, f"reflection found no constraints of kind {missing}: the check would prove nothing"
+    return problems
+
+
+def test_sqlite_upgrade_from_empty_matches_the_models_and_names_every_constraint(tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'empty.db'}"
+    upgrade_then_check(database_url, tmp_path / "instance")
+    assert naming_problems(database_url) == []
+
+    # And back down to nothing: every revision can be undone.
+    downgraded = flask_db("downgrade", database_url, tmp_path / "instance", "base")
+    assert downgraded.returncode == 0, downgraded.stderr
+    engine = create_engine(database_url)
+    try:
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def _postgres_server_url() -> str:
+    """The maintenance database on the server the tests may use."""
+    given = os.environ.get("TEST_DATABASE_URL")
+    base = make_url(given) if given else make_url("postgresql://postgres@127.0.0.1:5432/postgres")
+    return base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def fresh_postgres_database():
+    """A brand-new, empty database on the shared server, dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    server = _postgres_server_url()
+    try:
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        reason = f"PostgreSQL not reachable at {make_url(server).render_as_string()}: {str(exc).strip()}"
+        if os.environ.get("TEST_DATABASE_URL"):
+            pytest.fail(reason)
+        print(reason)
+        pytest.skip(reason)
+    name = f"meetloop_migr_{secrets.token_hex(6)}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield make_url(server).set(database=name).render_as_string(hide_password=False)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_postgresql_upgrade_from_empty_matches_the_models_and_names_every_constraint(fresh_postgres_database, tmp_path):
+    upgrade_then_check(fresh_postgres_database, tmp_path / "instance")
+    assert naming_problems(fresh_postgres_database) == []
+
+
+def test_only_migrations_create_the_schema():
+    """No ``create_all`` in the app, scripts or entry points (tests build it with migrations too)."""
+    offenders = []
+    for path in [ROOT / "wsgi.py", *(ROOT / "webapp").rglob("*.py"), *(ROOT / "scripts").rglob("*.py")]:
+        if "create_all" in path.read_text(encoding="utf-8"):
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
