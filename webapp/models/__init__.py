@@ -1,21 +1,32 @@
 """All models, importable from one place (Alembic autogenerate reads this)."""
 
+from webapp.models.api_token import ApiToken
 from webapp.models.base import Base, utcnow
+from webapp.models.connection import Block, Scan
+from webapp.models.contact import Contact, ContactSource, FollowUpState, Tag, contact_tag
 from webapp.models.event import Attendance, Event, EventOrganizer
 from webapp.models.outbox import OutboxMessage, OutboxStatus, SuppressedAddress
 from webapp.models.token import UsedToken
 from webapp.models.user import Role, User
 
 __all__ = [
+    "ApiToken",
     "Attendance",
     "Base",
+    "Block",
+    "Contact",
+    "ContactSource",
     "Event",
     "EventOrganizer",
+    "FollowUpState",
     "OutboxMessage",
     "OutboxStatus",
     "Role",
+    "Scan",
     "SuppressedAddress",
+    "Tag",
     "UsedToken",
     "User",
+    "contact_tag",
     "utcnow",
 ]

@@ -25,10 +25,13 @@ class Event(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     owner_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     join_code: Mapped[str] = mapped_column(String(32), unique=True)
+    # Anyone with the join link (``/join/<join_code>``) may register while this is on.
+    join_enabled: Mapped[bool] = mapped_column(default=True)
     # None means the default: 09:00 event-local the morning after it ends.
     followup_delay_minutes: Mapped[int | None]
     cancelled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     owner: Mapped[User] = relationship()
 
@@ -62,8 +65,11 @@ class Attendance(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     badge_token: Mapped[str] = mapped_column(String(64), unique=True)
     badge_code: Mapped[str] = mapped_column(String(12))
-    listed: Mapped[bool] = mapped_column(default=False)
+    listed: Mapped[bool] = mapped_column(default=False)  # opted in to the "who's here" list
+    # How the person came: join (public link), invite, import, walk_in, cli, demo.
+    registered_via: Mapped[str] = mapped_column(String(16), default="join")
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    invited_at: Mapped[datetime | None]
     checked_in_at: Mapped[datetime | None]
     checked_in_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     badge_printed_at: Mapped[datetime | None]

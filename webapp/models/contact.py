@@ -1,0 +1,93 @@
+"""The address book: one entry per person a user knows, with private notes and tags."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.models.base import Base, utcnow
+from webapp.models.event import Event
+from webapp.models.user import User
+
+
+class ContactSource(enum.StrEnum):
+    SCAN = "scan"
+    IMPORT = "import"
+    MANUAL = "manual"
+
+
+class FollowUpState(enum.StrEnum):
+    NEW = "new"
+    FOLLOWED_UP = "followed_up"
+    DONE = "done"
+    SNOOZED = "snoozed"
+
+
+SOURCES = tuple(s.value for s in ContactSource)
+STATES = tuple(s.value for s in FollowUpState)
+
+contact_tag = Table(
+    "contact_tag",
+    Base.metadata,
+    Column("contact_id", ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Tag(Base):
+    __tablename__ = "tag"
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(60))
+    cadence_days: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Contact(Base):
+    """``owner``'s entry for someone. Linked to ``user`` when that person is on
+    MeetLoop (their *current* profile is shown, filtered by their sharing
+    choices); otherwise the imported fields describe them."""
+
+    __tablename__ = "contact"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "user_id"),
+        CheckConstraint(f"source IN {SOURCES!r}", name="source_known"),
+        CheckConstraint(f"state IN {STATES!r}", name="state_known"),
+        Index("ix_contact_owner_updated", "owner_id", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    source: Mapped[str] = mapped_column(String(16), default=ContactSource.SCAN.value)
+    # How we met: the first event, and when.
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"), index=True)
+    met_at: Mapped[datetime | None]
+    # Imported or manual contacts only (linked ones show the person's profile).
+    name: Mapped[str] = mapped_column(String(120), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    company: Mapped[str] = mapped_column(String(120), default="")
+    headline: Mapped[str] = mapped_column(String(160), default="")
+
+    note: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), default=FollowUpState.NEW.value)
+    scanned_me: Mapped[bool] = mapped_column(default=False)  # they scanned my badge (vs. I scanned theirs)
+    last_touched_at: Mapped[datetime | None]
+    next_reminder_at: Mapped[datetime | None] = mapped_column(index=True)
+    snoozed_until: Mapped[datetime | None]
+    cadence_days: Mapped[int | None]
+    followed_up_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User] = relationship(foreign_keys=[owner_id])
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    event: Mapped[Event | None] = relationship()
+    tags: Mapped[list[Tag]] = relationship(secondary=contact_tag, order_by=Tag.name)
