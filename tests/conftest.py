@@ -328,3 +328,50 @@ def smtp(app):
     app.config.update(MAIL_TRANSPORT="smtp", MAIL_SERVER=sink.host, MAIL_PORT=sink.port)
     yield sink
     sink.stop()
+
+
+# --- Event-level roles, for route x role tables ----------------------------------------
+
+EVENT_ROLES = ("anonymous", "attendee", "other_attendee", "other_organizer", "organizer", "admin")
+
+
+class EventWorld:
+    """An event with its organizer and an attendee, another event with its own
+    organizer and attendee, and a site admin. ``sign_in(role)`` signs the test
+    client in as one of ``EVENT_ROLES`` (``anonymous`` does nothing)."""
+
+    def __init__(self, app, auth) -> None:
+        from tests.factories import make_event, make_user
+        from webapp.services import events as event_service
+
+        self.app, self.auth = app, auth
+        self.organizer = make_user(app, "organizer@example.com", name="Olga Organizer", role="organizer")
+        self.attendee = make_user(app, "attendee@example.com", name="Ana Attendee")
+        self.other_organizer = make_user(app, "other-org@example.com", name="Otto Other", role="organizer")
+        self.other_attendee = make_user(app, "other-att@example.com", name="Ben Elsewhere")
+        self.admin = make_user(app, "admin@example.com", name="Ada Admin", role="admin")
+        self.event = make_event(app, self.organizer, "Spring Mixer")
+        self.other_event = make_event(app, self.other_organizer, "Autumn Summit")
+        with app.app_context():
+            from webapp.models import Event, User
+
+            def attend(event_id: int, user_id: int) -> tuple[str, str]:
+                event, user = _db.session.get(Event, event_id), _db.session.get(User, user_id)
+                attendance = event_service.add_attendee(event, user)
+                _db.session.commit()
+                return attendance.badge_token, attendance.badge_code
+
+            self.attendee_badge, self.attendee_code = attend(self.event.id, self.attendee.id)
+            self.other_badge, self.other_code = attend(self.other_event.id, self.other_attendee.id)
+
+    def user(self, role: str):
+        return None if role == "anonymous" else getattr(self, role)
+
+    def sign_in(self, role: str) -> None:
+        if role != "anonymous":
+            self.auth.as_user(self.user(role))
+
+
+@pytest.fixture
+def world(app, auth):
+    return EventWorld(app, auth)

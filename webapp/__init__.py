@@ -67,10 +67,11 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from webapp.admin.routes import bp as admin_bp
     from webapp.auth.routes import bp as auth_bp
+    from webapp.badges.routes import bp as badges_bp
     from webapp.main.routes import bp as main_bp
     from webapp.profile.routes import bp as profile_bp
 
-    for bp in (main_bp, auth_bp, profile_bp, admin_bp):
+    for bp in (main_bp, auth_bp, profile_bp, admin_bp, badges_bp):
         app.register_blueprint(bp)
 
 

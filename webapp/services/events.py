@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import Attendance, Event, User
-from webapp.services import ValidationFailed
+from webapp.models import Attendance, Event, EventOrganizer, Role, User
+from webapp.services import NotFound, ValidationFailed
 
 # No 0/O, 1/I/L: codes are read off paper and typed on phones.
 BADGE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -73,7 +73,8 @@ def create_event(
     return event
 
 
-def _new_badge_code(event: Event) -> str:
+def new_badge_code(event: Event) -> str:
+    """A short code nobody else at ``event`` has."""
     while True:
         code = "".join(secrets.choice(BADGE_ALPHABET) for _ in range(BADGE_CODE_LENGTH))
         taken = db.session.scalar(
@@ -92,9 +93,37 @@ def add_attendee(event: Event, user: User) -> Attendance:
         attendance = Attendance(
             event=event,
             user=user,
-            badge_token=secrets.token_urlsafe(24),
-            badge_code=_new_badge_code(event),
+            badge_token=secrets.token_urlsafe(24),  # 192 bits from secrets
+            badge_code=new_badge_code(event),
         )
         db.session.add(attendance)
         db.session.flush()
     return attendance
+
+
+def get_by_ref(ref: str | int) -> Event:
+    """The event a reference names: its slug (as in URLs) or its numeric id."""
+    ref = str(ref).strip()
+    event = db.session.scalar(select(Event).where(Event.slug == ref))
+    if event is None and ref.isdigit():
+        event = db.session.get(Event, int(ref))
+    if event is None:
+        raise NotFound("No such event.")
+    return event
+
+
+def is_organizer(user: User, event: Event) -> bool:
+    """Owner, co-organizer, or site admin."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.role == Role.ADMIN or event.owner_id == user.id:
+        return True
+    return db.session.get(EventOrganizer, (event.id, user.id)) is not None
+
+
+def attendance_of(user: User, event: Event) -> Attendance | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return db.session.scalar(
+        select(Attendance).where(Attendance.event_id == event.id, Attendance.user_id == user.id)
+    )
