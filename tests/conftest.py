@@ -64,6 +64,8 @@ def _session_app(database_url: str, tmp_path_factory: pytest.TempPathFactory):
             # (and per test) by ``limiter.enabled``: the rate_limits fixture turns it on.
             "RATELIMIT_ENABLED": True,
             "SECRET_KEY": "test-secret-key",
+            # scrypt at a test-sized cost: same code path, a fraction of the time.
+            "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
         }
     )
     limiter.enabled = False
@@ -341,8 +343,7 @@ class EventWorld:
     client in as one of ``EVENT_ROLES`` (``anonymous`` does nothing)."""
 
     def __init__(self, app, auth) -> None:
-        from tests.factories import make_event, make_user
-        from webapp.services import events as event_service
+        from tests.factories import attend, make_event, make_user
 
         self.app, self.auth = app, auth
         self.organizer = make_user(app, "organizer@example.com", name="Olga Organizer", role="organizer")
@@ -352,17 +353,10 @@ class EventWorld:
         self.admin = make_user(app, "admin@example.com", name="Ada Admin", role="admin")
         self.event = make_event(app, self.organizer, "Spring Mixer")
         self.other_event = make_event(app, self.other_organizer, "Autumn Summit")
-        with app.app_context():
-            from webapp.models import Event, User
-
-            def attend(event_id: int, user_id: int) -> tuple[str, str]:
-                event, user = _db.session.get(Event, event_id), _db.session.get(User, user_id)
-                attendance = event_service.add_attendee(event, user)
-                _db.session.commit()
-                return attendance.badge_token, attendance.badge_code
-
-            self.attendee_badge, self.attendee_code = attend(self.event.id, self.attendee.id)
-            self.other_badge, self.other_code = attend(self.other_event.id, self.other_attendee.id)
+        mine = attend(app, self.event, self.attendee)
+        theirs = attend(app, self.other_event, self.other_attendee)
+        self.attendee_badge, self.attendee_code = mine.badge_token, mine.badge_code
+        self.other_badge, self.other_code = theirs.badge_token, theirs.badge_code
 
     def user(self, role: str):
         return None if role == "anonymous" else getattr(self, role)

@@ -1,47 +1,75 @@
-"""Plain factory functions. Each commits and returns a detached, loaded object."""
+"""Plain factory functions. Each commits.
+
+Called outside an app context (HTTP tests), a factory works in a context of
+its own and returns a detached, loaded object. Called inside one (the ``ctx``
+fixture), it uses that context's session and returns an attached object: one
+session per test, so SQLite's write lock is never held by a second session of
+the same test.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Iterator
 from datetime import timedelta
 
+from flask import has_app_context
+
 from webapp.extensions import db
-from webapp.models import Role, User, utcnow
+from webapp.models import Attendance, Event, Role, User, utcnow
 from webapp.services import accounts, events
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
 
 
-def _detached(obj):
+@contextlib.contextmanager
+def in_context(app) -> Iterator[bool]:
+    """Yield True if a new app context was pushed for the caller."""
+    if has_app_context():
+        yield False
+        return
+    with app.app_context():
+        yield True
+
+
+def _done(obj, detach: bool):
     db.session.commit()
-    db.session.refresh(obj)
-    db.session.expunge(obj)
+    if detach:
+        db.session.refresh(obj)
+        db.session.expunge(obj)
     return obj
 
 
 def make_user(app, email: str | None = None, *, name: str | None = None, password: str | None = PASSWORD,
               role: str = Role.ATTENDEE.value, verified: bool = True, **profile) -> User:
     n = next(_counter)
-    with app.app_context():
+    with in_context(app) as detach:
         user = accounts.create_user(
             email or f"person{n}@example.com", name or f"Person {n}",
             password=password, role=role, verified=verified, **profile,
         )
-        return _detached(user)
+        return _done(user, detach)
 
 
 def make_event(app, owner: User, name: str = "Test Mixer", *, days_from_now: int = 7, hours: int = 3,
-               timezone: str = "Europe/Lisbon"):
-    with app.app_context():
+               timezone: str = "Europe/Lisbon") -> Event:
+    with in_context(app) as detach:
         start = utcnow() + timedelta(days=days_from_now)
         event = events.create_event(db.session.get(User, owner.id), name, start, start + timedelta(hours=hours),
                                     timezone)
-        return _detached(event)
+        return _done(event, detach)
+
+
+def attend(app, event: Event, user: User) -> Attendance:
+    with in_context(app) as detach:
+        attendance = events.add_attendee(db.session.get(Event, event.id), db.session.get(User, user.id))
+        return _done(attendance, detach)
 
 
 def reload(app, model, ident):
     """Fresh copy of a row, read in its own context."""
     with app.app_context():
         obj = db.session.get(model, ident)
-        return _detached(obj) if obj is not None else None
+        return _done(obj, True) if obj is not None else None

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from webapp import config as settings
 from webapp.config import PROJECT_ROOT
@@ -28,8 +29,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.instance_path = app.config["INSTANCE_DIR"]
     register_logging(app)
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_errors(app)
+    register_templates(app)
     register_hooks(app)
     register_commands(app)
     return app
@@ -64,21 +67,47 @@ def register_extensions(app: Flask) -> None:
     login_manager.user_loader(session.load_user)
 
 
+class BoundedInt(IntegerConverter):
+    """``<int:...>`` up to the largest database integer: a longer number in a
+    URL is a 404, not an overflow error from the database."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def register_url_converters(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedInt
+
+
 def register_blueprints(app: Flask) -> None:
     from webapp.admin.routes import bp as admin_bp
     from webapp.auth.routes import bp as auth_bp
     from webapp.badges.routes import bp as badges_bp
+    from webapp.contacts.routes import bp as contacts_bp
+    from webapp.events import bp as events_bp
     from webapp.main.routes import bp as main_bp
     from webapp.profile.routes import bp as profile_bp
+    from webapp.scan.routes import bp as scan_bp
 
-    for bp in (main_bp, auth_bp, profile_bp, admin_bp, badges_bp):
+    for bp in (main_bp, auth_bp, profile_bp, admin_bp, badges_bp, scan_bp, contacts_bp, events_bp):
         app.register_blueprint(bp)
+
+    from webapp.api import register as register_api
+
+    register_api(app)
 
 
 def register_errors(app: Flask) -> None:
     from webapp import errors
 
     errors.register(app)
+
+
+def register_templates(app: Flask) -> None:
+    from webapp import formatting
+
+    formatting.register(app)
 
 
 def register_hooks(app: Flask) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import click
@@ -104,6 +105,62 @@ def send_due() -> None:
     click.echo(" ".join(f"{key}={value}" for key, value in counts.items()))
 
 
+def _iso_time(value: str, option: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageFailure(f"{option} must be an ISO 8601 time such as 2026-05-14T18:30 (got {value!r})") from None
+
+
+@command("create-event")
+@click.argument("name")
+@click.option("--organizer", "organizer_email", required=True, metavar="EMAIL", help="The owner's account email.")
+@click.option("--starts", required=True, metavar="ISO",
+              help="ISO 8601. With an offset it is converted; without one it is wall-clock time in --tz.")
+@click.option("--ends", required=True, metavar="ISO", help="ISO 8601, like --starts.")
+@click.option("--tz", "timezone", default="UTC", show_default=True, metavar="ZONE",
+              help="IANA zone, e.g. Europe/Lisbon.")
+@click.option("--venue", default="", help="Where it happens.")
+@click.option("--description", default="", help="What it is about.")
+def create_event(name: str, organizer_email: str, starts: str, ends: str, timezone: str, venue: str,
+                 description: str) -> None:
+    """Create an event; the last line printed is its reference (the slug in its URLs)."""
+    from webapp.services import NotFound, accounts, events
+
+    starts_at, ends_at = _iso_time(starts, "--starts"), _iso_time(ends, "--ends")
+    organizer = accounts.find_by_email(organizer_email)
+    if organizer is None:
+        raise NotFound(f"No account with the email {organizer_email!r}: create it first with create-user.")
+    event = events.create_event(organizer, name, starts_at, ends_at, timezone, venue=venue, description=description)
+    db.session.commit()
+    start = events.local(event, event.starts_at)
+    click.echo(f"Created {event.name!r}, starting {start:%Y-%m-%d %H:%M} {event.timezone}, owned by {organizer.email}")
+    click.echo(event.slug)
+
+
+@command("add-attendee")
+@click.argument("event_ref", metavar="EVENT")
+@click.argument("email")
+@click.option("--name", default="", help="Name for a new account (default: the part of the email before @).")
+def add_attendee(event_ref: str, email: str, name: str) -> None:
+    """Register EMAIL for EVENT (making a passwordless account if needed); the
+    last line printed is their badge URL, the same every time."""
+    from email_validator import EmailNotValidError, validate_email
+
+    from webapp.services import badges, events
+
+    event = events.get_by_ref(event_ref)
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise UsageFailure(f"{email!r} is not a valid email address: {exc}") from None
+    events.ensure_open(event, "take registrations")
+    attendance = events.add_attendee(event, events.find_or_create_user(email, name), via="cli")
+    db.session.commit()
+    click.echo(f"{attendance.user.email} attends {event.name!r} (badge code {attendance.badge_code})")
+    click.echo(badges.badge_url(attendance))
+
+
 def register(app: Flask) -> None:
-    for cmd in (create_user, demo, send_due):
+    for cmd in (create_user, demo, send_due, create_event, add_attendee):
         app.cli.add_command(cmd)

@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from webapp.extensions import db
+from webapp.services import contacts, events
 
 bp = Blueprint("main", __name__)
 
@@ -14,7 +15,8 @@ bp = Blueprint("main", __name__)
 @bp.get("/")
 def index():
     if current_user.is_authenticated:
-        return render_template("main/home.html")
+        upcoming, _past = events.my_events(current_user)
+        return render_template("main/home.html", upcoming=upcoming, recent=contacts.recent(current_user, limit=5))
     return render_template("main/landing.html")
 
 

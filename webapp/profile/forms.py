@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import BooleanField, SelectField, StringField, TelField, TextAreaField, URLField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, TelField, TextAreaField, URLField
 from wtforms.validators import InputRequired, Length, Optional
 
 from webapp.services.profiles import timezones
@@ -34,7 +34,7 @@ class ProfileForm(FlaskForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.timezone.choices = [(z, z.replace("_", " ")) for z in timezones()]
+        self.timezone.choices = [SelectChoice(z, z.replace("_", " ")) for z in timezones()]
 
 
 class PhotoForm(FlaskForm):

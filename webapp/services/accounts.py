@@ -56,7 +56,7 @@ def hash_password(password: str) -> str:
         raise ValidationFailed(
             f"Use at least {MIN_PASSWORD_LENGTH} characters.", field="password"
         )
-    return generate_password_hash(password, method="scrypt")
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def create_user(
@@ -142,7 +142,7 @@ def register(email: str, name: str, password: str | None) -> None:
     existing = find_by_email(email)
     if existing is not None:
         if password:  # costs what hashing a new account's password costs, so timing tells nothing
-            generate_password_hash(password, method="scrypt")
+            generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
         if not existing.is_disabled:
             _queue_signin_link(existing, reason="signup")
         return

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, time, timedelta
 from typing import NamedTuple
 
 from webapp.models import Role, utcnow
-from webapp.services import accounts, events
+from webapp.services import accounts, connections, events
 
 
 class Login(NamedTuple):
@@ -77,8 +78,8 @@ def seed() -> bool:
     today = utcnow()
     past = events.create_event(
         organizer, "Lisbon Tech Mixer — Autumn",
-        _local(today - timedelta(days=9), 18, "Europe/Lisbon"),
-        _local(today - timedelta(days=9), 21, "Europe/Lisbon"),
+        _local(today - timedelta(days=1), 18, "Europe/Lisbon"),
+        _local(today - timedelta(days=1), 21, "Europe/Lisbon"),
         "Europe/Lisbon", venue="LX Factory, Lisbon",
         description="An evening of short talks and a lot of meeting people.",
     )
@@ -89,8 +90,36 @@ def seed() -> bool:
         "Europe/Lisbon", venue="Hub Criativo do Beato, Lisbon",
         description="Bring your badge, meet ten new people, follow up the next morning.",
     )
-    for person in people:
-        events.add_attendee(past, person)
+    badges = {person.id: events.add_attendee(past, person, via="demo") for person in people}
     for person in people[: len(people) - 3]:
-        events.add_attendee(upcoming, person)
+        events.add_attendee(upcoming, person, via="demo")
+    _meetings(past, people, badges)
     return True
+
+
+NOTES = (
+    "Wants intros to grid-storage founders",
+    "Hiring two backend engineers in Q1",
+    "Runs a monthly meetup — might speak there",
+    "Looking for a pilot customer in retail",
+    "Great chat about accessibility testing",
+    "Send him the article on micro-grids",
+    "",
+    "",
+)
+INTENT_TAGS = ("Refer a client", "Invite to an event", "Share an article", "Introduce someone")
+
+
+def _meetings(event, people, badges) -> None:
+    """Realistic scans over the evening: everyone meets a few people, a few meet twice."""
+    rng = random.Random(2026)
+    minutes = (event.ends_at - event.starts_at).total_seconds() / 60
+    for n, person in enumerate(people):
+        others = [p for p in people if p.id != person.id]
+        for k, other in enumerate(rng.sample(others, rng.randint(2, 5))):
+            when = event.starts_at + timedelta(minutes=rng.uniform(5, minutes - 5))
+            tags = [rng.choice(INTENT_TAGS)] if rng.random() < 0.6 else []
+            connections.record_scan(
+                person, badges[other.id].badge_token, f"demo-{n}-{k}", scanned_at=when,
+                note=rng.choice(NOTES), tags=tags,
+            )

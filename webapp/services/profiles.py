@@ -98,9 +98,17 @@ def remove_photo(user: User) -> None:
 
 
 def can_view(viewer: User, subject: User) -> bool:
-    """Whether ``viewer`` may see ``subject``'s profile and photo.
+    """Whether ``viewer`` may see ``subject``'s photo and card.
 
-    Yourself, and site admins. Contacts and fellow attendees get their own,
-    narrower view through the sharing choices.
+    Yourself, site admins, people ``subject`` is connected with, and people
+    at an event ``subject`` attends (to recognise who they are about to
+    connect with) — never across a block. What others see of the card follows
+    ``subject``'s sharing choices (services.people).
     """
-    return viewer.id == subject.id or viewer.role == Role.ADMIN
+    from webapp.services import connections, people
+
+    if viewer.id == subject.id or viewer.role == Role.ADMIN:
+        return True
+    if connections.is_blocked(viewer.id, subject.id):
+        return False
+    return connections.contact_for(viewer.id, subject.id) is not None or people.share_an_event(viewer, subject)

@@ -1,0 +1,94 @@
+"""The badge URL: what opening ``BASE_URL/b/<token>`` does for each visitor.
+
+anonymous → a sign-in prompt with no personal data, then back here;
+the badge's owner → their badge; the event's organizers → check in;
+its attendees → connect (organizers who also attend get both).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from webapp.auth.forms import ConfirmForm, EmailOnlyForm
+from webapp.extensions import db, limiter
+from webapp.formatting import clock
+from webapp.scan.forms import ConnectForm
+from webapp.services import DomainError, NotFound, badges, checkin, connections, events
+
+bp = Blueprint("scan", __name__)
+
+
+def _attendance_or_404(token: str):
+    try:
+        return badges.by_token(token)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/b/<token>")
+def badge(token: str):
+    attendance = _attendance_or_404(token)
+    if not current_user.is_authenticated:
+        return render_template("scan/sign_in.html", token=token, form=EmailOnlyForm())
+    if attendance.user_id == current_user.id:
+        return redirect(url_for("badges.my_badge", ref=attendance.event.slug))
+    organizer = events.is_organizer(current_user, attendance.event)
+    try:
+        connections.check_can_connect(current_user, attendance)
+        problem = None
+    except DomainError as exc:
+        problem = exc
+    if problem is not None and not organizer:
+        return render_template("scan/cannot_connect.html", attendance=attendance, message=problem.message), 403
+    form = ConnectForm(client_id=str(uuid.uuid4()))
+    return render_template(
+        "scan/connect.html", attendance=attendance, person=attendance.user, organizer=organizer,
+        can_connect=problem is None, met_before=connections.contact_for(current_user.id, attendance.user_id),
+        form=form, checkin_form=ConfirmForm(),
+    )
+
+
+@bp.post("/b/<token>/connect")
+@login_required
+@limiter.limit("300/minute", key_func=lambda: f"user:{current_user.id}")
+def connect(token: str):
+    _attendance_or_404(token)
+    form = ConnectForm()
+    if not form.validate_on_submit():
+        flash("That didn't go through. Please try again.", "error")
+        return redirect(url_for("scan.badge", token=token))
+    try:
+        result = connections.record_scan(
+            current_user, token, form.client_id.data, note=form.note.data or "", tags=form.tag_list()
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("scan.badge", token=token))
+    db.session.commit()
+    again = " again" if result.already_connected else ""
+    flash(f"Connected with {result.scan.scanned.name}{again}.", "success")
+    if result.contact is None:  # a resubmitted form after they removed the contact
+        return redirect(url_for("contacts.index"))
+    return redirect(url_for("contacts.show", contact_id=result.contact.id))
+
+
+@bp.post("/b/<token>/check-in")
+@login_required
+def check_in(token: str):
+    attendance = _attendance_or_404(token)
+    if not events.is_organizer(current_user, attendance.event):
+        abort(404)
+    if ConfirmForm().validate_on_submit():
+        result = checkin.check_in(current_user, attendance)
+        db.session.commit()
+        if result.already:
+            at = clock(attendance.checked_in_at, attendance.event.timezone)
+            by = result.by.name if result.by else "an organizer"
+            flash(f"{attendance.user.name} was already checked in at {at} by {by}.", "warning")
+        else:
+            flash(f"{attendance.user.name} is checked in.", "success")
+    return redirect(url_for("scan.badge", token=token))
