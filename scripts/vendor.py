@@ -22,6 +22,10 @@ VENDOR = Path(__file__).resolve().parent.parent / "webapp" / "static" / "vendor"
 # npm package -> (version, target folder, files inside the package to copy)
 PACKAGES: dict[str, tuple[str, str, list[str]]] = {
     "@picocss/pico": ("2.1.1", "pico", ["css/pico.min.css"]),
+    # BarcodeDetector ponyfill (global BarcodeDetectionAPI); its decoder is the
+    # zxing-wasm reader below, served by us rather than fetched from a CDN.
+    "barcode-detector": ("3.2.2", "barcode-detector", ["dist/iife/ponyfill.js"]),
+    "zxing-wasm": ("3.1.3", "zxing-wasm", ["dist/reader/zxing_reader.wasm"]),
 }
 LICENCE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "license")
 

@@ -85,6 +85,7 @@ SCHEMAS: dict[str, dict] = {
             "email": {"type": "string"},
             "phone": {"type": "string"},
             "linkedin_url": {"type": "string"},
+            "photo_url": {"type": "string", "description": "Their current photo, if they have one."},
             "note": {"type": "string", "description": "Your private note."},
             "tags": {"type": "array", "items": {"type": "string"}},
             "state": {"enum": list(STATES)},
@@ -95,6 +96,14 @@ SCHEMAS: dict[str, dict] = {
             "last_touched_at": NULLABLE_DATE_TIME,
             "updated_at": DATE_TIME,
             "deleted": {"const": False},
+        },
+    },
+    "ContactUpdate": {
+        "type": "object",
+        "properties": {
+            "note": {**_text(s.MAX_NOTE), "description": "Replaces your private note."},
+            "add_tags": {"type": "array", "maxItems": s.MAX_TAGS, "items": _text(s.MAX_TAG_LENGTH),
+                         "description": "Tags to add (existing ones stay)."},
         },
     },
     "RemovedContact": {
@@ -239,7 +248,16 @@ PATHS: dict[str, dict] = {
             "parameters": [{"name": "contact_id", "in": "path", "required": True,
                             "schema": {"type": "integer", "minimum": 1, "maximum": s.MAX_ID}}],
             "responses": {"204": {"description": "Removed"}, **_errors(401, 403, 404)},
-        }
+        },
+        "patch": {
+            "operationId": "updateContact",
+            "summary": "Add to your private note and tags (the scanner's five-second note, sent after the scan)",
+            "security": WRITE,
+            "parameters": [{"name": "contact_id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": s.MAX_ID}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ContactUpdate")}}},
+            "responses": {"200": _json(_ref("Contact"), "The updated contact"), **_errors(401, 403, 404, 422)},
+        },
     },
 }
 

@@ -79,9 +79,17 @@ def list_contacts():
     return jsonify(serializers.contacts_page(page.contacts, next_cursor))
 
 
-@bp.delete(f"/me/contacts/<int(max={serializers.MAX_ID}):contact_id>")
-def remove_contact(contact_id: int):
+# One rule for both methods: two rules on one path let werkzeug answer 405
+# instead of 404 for an id past the converter's maximum.
+@bp.route(f"/me/contacts/<int(max={serializers.MAX_ID}):contact_id>", methods=["PATCH", "DELETE"])
+def contact(contact_id: int):
     user = api_user()
-    connections.remove_contact(user, contacts.owned(user, contact_id))
+    entry = contacts.owned(user, contact_id)
+    if request.method == "DELETE":
+        connections.remove_contact(user, entry)
+        db.session.commit()
+        return "", 204
+    change = serializers.contact_update(request.get_json(silent=True))
+    contacts.update(entry, note=change.note, add_tags=change.add_tags)
     db.session.commit()
-    return "", 204
+    return jsonify(serializers.contact(entry))

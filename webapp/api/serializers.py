@@ -20,6 +20,7 @@ from webapp.models import Contact, Event, Scan, User
 from webapp.services import ValidationFailed, people
 from webapp.services.connections import MAX_NOTE, MAX_TAG_LENGTH, MAX_TAGS, ScanResult
 from webapp.services.contact_sync import MAX_PAGE
+from webapp.services.mail import external_url
 
 MAX_ID = 2**31 - 1  # integer columns: larger ids exist nowhere
 MAX_BADGE = 300
@@ -144,6 +145,23 @@ def scan_request(body: object) -> ScanRequest:
     )
 
 
+@dataclass(frozen=True)
+class ContactUpdate:
+    note: str | None
+    add_tags: list[str]
+
+
+def contact_update(body: object) -> ContactUpdate:
+    """The fields of ``PATCH /me/contacts/<id>``: a new note and/or tags to add."""
+    if not isinstance(body, Mapping):
+        raise _invalid("Send a JSON object (Content-Type: application/json).")
+    note = _text(body["note"], "note", MAX_NOTE) if "note" in body else None
+    tags = body.get("add_tags", [])
+    if not isinstance(tags, list) or len(tags) > MAX_TAGS:
+        raise _invalid(f"add_tags must be a list of at most {MAX_TAGS} strings.", "add_tags")
+    return ContactUpdate(note=note, add_tags=[_text(tag, "add_tags", MAX_TAG_LENGTH) for tag in tags])
+
+
 def contacts_query(args: Mapping[str, str]) -> ContactsQuery:
     """``since``, ``cursor`` and ``limit`` of ``GET /me/contacts``."""
     raw_limit = args.get("limit")
@@ -202,10 +220,12 @@ def contact(entry: Contact) -> dict:
         card = people.card(entry.user)
         who = {"name": card.name, "headline": card.headline, "company": card.company,
                "looking_for": card.looking_for}
-        shared = {"email": card.email, "phone": card.phone, "linkedin_url": card.linkedin_url}
+        shared = {"email": card.email, "phone": card.phone, "linkedin_url": card.linkedin_url,
+                  "photo_url": external_url("profile.photo", user_id=card.user_id, v=card.photo_version)
+                  if card.has_photo else None}
     else:  # imported or typed in by the owner: their own notes on the person
         who = {"name": entry.name, "headline": entry.headline, "company": entry.company, "looking_for": ""}
-        shared = {"email": entry.email, "phone": entry.phone, "linkedin_url": None}
+        shared = {"email": entry.email, "phone": entry.phone, "linkedin_url": None, "photo_url": None}
     return {
         "id": entry.id,
         "user_id": entry.user_id,

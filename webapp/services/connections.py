@@ -273,6 +273,12 @@ def _touch_contact(owner_id: int, other_id: int, event_id: int, when: datetime, 
     return contact
 
 
+def add_tags(contact: Contact, names: list[str] | tuple[str, ...]) -> None:
+    """Attach tags (by name, created for the owner if new; case-insensitive) to ``contact``."""
+    _add_tags(contact, contact.owner_id, _clean_tags(names))
+    contact.updated_at = utcnow()
+
+
 def _add_tags(contact: Contact, owner_id: int, names: list[str]) -> None:
     if not names:
         return

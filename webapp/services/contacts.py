@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
-from webapp.models import Contact, User
+from webapp.models import Contact, User, utcnow
 from webapp.services import NotFound, ValidationFailed
 
 MAX_NOTE = 5000
@@ -37,6 +37,19 @@ def set_note(contact: Contact, note: str) -> None:
     if len(note) > MAX_NOTE:
         raise ValidationFailed(f"Keep the note under {MAX_NOTE} characters.", field="note")
     contact.note = note
+    contact.updated_at = utcnow()
+
+
+def update(contact: Contact, *, note: str | None = None, add_tags: list[str] | tuple[str, ...] = ()) -> Contact:
+    """Replace the private note (when given) and add tags: the note step after a scan."""
+    from webapp.services import connections
+
+    if note is not None:
+        set_note(contact, note)
+    if add_tags:
+        connections.add_tags(contact, add_tags)
+    db.session.flush()
+    return contact
 
 
 def display_name(contact: Contact) -> str:
