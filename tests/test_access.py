@@ -40,6 +40,7 @@ def admins_only(admin_expected=200):
 ROUTES = {
     "/": ("/", everyone(200)),
     "/healthz": ("/healthz", everyone(200)),
+    "/manifest.webmanifest": ("/manifest.webmanifest", everyone(200)),
     "/static/<path:filename>": ("/static/css/app.css", everyone(200)),
     "/login": ("/login", {"anonymous": 200, "attendee": HOME, "organizer": HOME, "admin": HOME}),
     # Unlike /login these don't send a signed-in person away (see the report).

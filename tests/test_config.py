@@ -175,3 +175,25 @@ def test_redis_url_moves_rate_limit_counters_to_redis(tmp_path):
     with_redis = load(tmp_path, REDIS_URL="redis://cache.example:6379/2")
     assert with_redis["REDIS_URL"] == "redis://cache.example:6379/2"
     assert with_redis["RATELIMIT_STORAGE_URI"] == "redis://cache.example:6379/2"
+
+
+def test_behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for(tmp_path):
+    from flask import request
+
+    from webapp import create_app
+
+    seen = {}
+    for hops in (0, 1):
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}", "TRUSTED_PROXIES": hops})
+
+        @app.get("/whoami")
+        def whoami():
+            return f"{request.remote_addr} {request.scheme}"
+
+        seen[hops] = app.test_client().get(
+            "/whoami", headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"},
+            environ_base={"REMOTE_ADDR": "198.51.100.2"},
+        ).get_data(as_text=True)
+
+    assert seen[0] == "198.51.100.2 http"
+    assert seen[1] == "203.0.113.7 https"

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from webapp import config as settings
@@ -27,6 +28,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.from_mapping(overrides)
     app.instance_path = app.config["INSTANCE_DIR"]
+    register_proxy(app)
     register_logging(app)
     register_extensions(app)
     register_url_converters(app)
@@ -36,6 +38,14 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     register_hooks(app)
     register_commands(app)
     return app
+
+
+def register_proxy(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, take the client address and
+    scheme from their X-Forwarded-* headers (per-IP rate limits need it)."""
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def register_logging(app: Flask) -> None:

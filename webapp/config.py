@@ -119,6 +119,8 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "MeetLoop <no-reply@meetloop.local>"),
         "MAIL_DIR": str(instance / "mail"),
         "MAIL_TIMEOUT": env_int(env, "MAIL_TIMEOUT", 20),
+        # Reverse proxies in front of the app (X-Forwarded-For/-Proto/-Host hops to trust).
+        "TRUSTED_PROXIES": env_int(env, "TRUSTED_PROXIES", 0),
         # Rate limits: memory per process, Redis when REDIS_URL is set.
         "RATELIMIT_ENABLED": env_bool(env, "RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -11,6 +11,8 @@ from webapp.services import contacts, events
 
 bp = Blueprint("main", __name__)
 
+THEME_COLOR = "#1d6fd8"
+
 
 @bp.get("/")
 def index():
@@ -18,6 +20,36 @@ def index():
         upcoming, _past = events.my_events(current_user)
         return render_template("main/home.html", upcoming=upcoming, recent=contacts.recent(current_user, limit=5))
     return render_template("main/landing.html")
+
+
+def _icon(name: str, size: str, purpose: str = "any") -> dict:
+    return {"src": url_for("static", filename=f"icons/{name}"), "sizes": size, "type": "image/png", "purpose": purpose}
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    """Makes MeetLoop installable: home-screen name, icons, colours, shortcuts."""
+    body = {
+        "name": "MeetLoop",
+        "short_name": "MeetLoop",
+        "description": "Meet people at events, follow up the next morning, keep in touch.",
+        "id": "/",
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        "orientation": "portrait",
+        "background_color": "#ffffff",
+        "theme_color": THEME_COLOR,
+        "icons": [_icon("icon-192.png", "192x192"), _icon("icon-512.png", "512x512"),
+                  _icon("icon-maskable-512.png", "512x512", "maskable")],
+        "shortcuts": [
+            {"name": "Connections", "url": url_for("contacts.index")},
+            {"name": "Events", "url": url_for("events.index")},
+        ],
+    }
+    response = jsonify(body)
+    response.mimetype = "application/manifest+json"
+    return response
 
 
 @bp.get("/healthz")
