@@ -169,3 +169,12 @@ def test_a_crash_on_a_link_page_logs_the_path_without_its_token(boom, caplog):
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "/verify/[redacted]/explode" in logged
     assert token not in logged
+
+
+@pytest.mark.parametrize("path", ["/login/link/TOKEN", "/verify/TOKEN", "/reset/TOKEN", "/account/email/TOKEN",
+                                  "/b/TOKEN", "/invite/TOKEN", "/not-me/TOKEN"])
+def test_every_token_bearing_path_is_redacted_for_logs(path):
+    from webapp.redaction import redact
+
+    assert "TOKEN" not in redact(f'"GET {path} HTTP/1.1" 200')
+    assert "TOKEN" not in redact("GET /x?token=TOKEN")

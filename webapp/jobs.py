@@ -66,3 +66,16 @@ def run_due_work() -> dict[str, int]:
 
     with app_context():
         return schedule.run_due()
+
+
+@huey.task()
+def import_registrants(import_id: int) -> dict | None:
+    """Run a confirmed registrant import, then hand its invitations to delivery
+    (its own task, so mail flows on any consumer while this one finishes)."""
+    from webapp.services import registrant_import
+
+    with app_context():
+        report = registrant_import.run_import(import_id)
+    if report is not None and report["created"] + report["attached"]:
+        deliver_outbox()
+    return report

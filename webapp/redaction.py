@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 # /login/link/<token>, /verify/<token>, /reset/<token>, /account/email/<token>, /b/<badge token>, ...
-_TOKEN_PATH = re.compile(r"(/(?:login/link|verify|reset|account/email|b|invite|a)/)[^/?\s\"]+")
+_TOKEN_PATH = re.compile(r"(/(?:login/link|verify|reset|account/email|b|invite|not-me)/)[^/?\s\"]+")
 _QUERY_TOKEN = re.compile(r"((?:token|t)=)[^&\s\"]+")
 
 

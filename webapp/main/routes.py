@@ -43,6 +43,7 @@ def manifest():
         "icons": [_icon("icon-192.png", "192x192"), _icon("icon-512.png", "512x512"),
                   _icon("icon-maskable-512.png", "512x512", "maskable")],
         "shortcuts": [
+            {"name": "Scan badges", "url": url_for("scan.scanner")},
             {"name": "Connections", "url": url_for("contacts.index")},
             {"name": "Events", "url": url_for("events.index")},
         ],

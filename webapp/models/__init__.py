@@ -6,6 +6,7 @@ from webapp.models.connection import Block, Scan
 from webapp.models.contact import Contact, ContactSource, FollowUpState, Tag, contact_tag
 from webapp.models.event import Attendance, Event, EventOrganizer
 from webapp.models.outbox import OutboxMessage, OutboxStatus, SuppressedAddress
+from webapp.models.registrant_import import ImportStatus, RegistrantImport, RegistrantOptOut
 from webapp.models.token import UsedToken
 from webapp.models.user import Role, User
 
@@ -19,8 +20,11 @@ __all__ = [
     "Event",
     "EventOrganizer",
     "FollowUpState",
+    "ImportStatus",
     "OutboxMessage",
     "OutboxStatus",
+    "RegistrantImport",
+    "RegistrantOptOut",
     "Role",
     "Scan",
     "SuppressedAddress",

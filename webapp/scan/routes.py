@@ -3,19 +3,22 @@
 anonymous → a sign-in prompt with no personal data, then back here;
 the badge's owner → their badge; the event's organizers → check in;
 its attendees → connect (organizers who also attend get both).
+
+Also the in-app scanner (``/scan``) and its service worker (``/sw.js``): the
+scanner page only renders; scans go through ``POST /api/v1/scans``.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, send_from_directory, url_for
 from flask_login import current_user, login_required
 
 from webapp.auth.forms import ConfirmForm, EmailOnlyForm
 from webapp.extensions import db, limiter
-from webapp.formatting import clock
-from webapp.scan.forms import ConnectForm
+from webapp.organize.door import flash_check_in
+from webapp.scan.forms import INTENTS, ConnectForm
 from webapp.services import DomainError, NotFound, badges, checkin, connections, events
 
 bp = Blueprint("scan", __name__)
@@ -83,12 +86,22 @@ def check_in(token: str):
     if not events.is_organizer(current_user, attendance.event):
         abort(404)
     if ConfirmForm().validate_on_submit():
-        result = checkin.check_in(current_user, attendance)
+        flash_check_in(checkin.check_in(current_user, attendance))
         db.session.commit()
-        if result.already:
-            at = clock(attendance.checked_in_at, attendance.event.timezone)
-            by = result.by.name if result.by else "an organizer"
-            flash(f"{attendance.user.name} was already checked in at {at} by {by}.", "warning")
-        else:
-            flash(f"{attendance.user.name} is checked in.", "success")
     return redirect(url_for("scan.badge", token=token))
+
+
+@bp.get("/scan")
+@login_required
+def scanner():
+    return render_template("scan/scanner.html", intents=INTENTS)
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """The service worker, from the site root so its scope can cover /scan and
+    the badge pages (its source lives with the other scripts in static/js)."""
+    response = send_from_directory(current_app.static_folder, "js/sw.js", mimetype="text/javascript", max_age=0)
+    response.headers["Service-Worker-Allowed"] = "/"
+    response.headers["Cache-Control"] = "no-cache"  # browsers check for a new worker on every visit
+    return response

@@ -93,6 +93,7 @@ def seed() -> bool:
     badges = {person.id: events.add_attendee(past, person, via="demo") for person in people}
     for person in people[: len(people) - 3]:
         events.add_attendee(upcoming, person, via="demo")
+    _check_ins(past, organizer, badges)
     _meetings(past, people, badges)
     return True
 
@@ -108,6 +109,13 @@ NOTES = (
     "",
 )
 INTENT_TAGS = ("Refer a client", "Invite to an event", "Share an article", "Introduce someone")
+
+
+def _check_ins(event, organizer, badges) -> None:
+    """Most people arrived in the first hour; one never came."""
+    for n, attendance in enumerate(list(badges.values())[:-1]):
+        attendance.checked_in_at = event.starts_at + timedelta(minutes=3 + 4 * n)
+        attendance.checked_in_by_id = organizer.id
 
 
 def _meetings(event, people, badges) -> None:

@@ -65,14 +65,19 @@ def invite(event: Event, inviter: User, email: str, name: str) -> User:
     user = events.find_or_create_user(email, name)
     if user.is_disabled:
         return user  # the organizer sees the same answer; nothing is sent
-    token = tokens.make(INVITE, uid=user.id, sv=user.session_version, eid=event.id,
-                        at=int(utcnow().timestamp()))
     mail.queue(
         template="event_invitation", to=user.email, user=user,
         dedupe_key=f"invite:{event.id}:{user.id}:{secrets.token_hex(6)}",
-        event=event, inviter=inviter, link=mail.external_url("events.invitation", token=token),
+        event=event, inviter=inviter, link=invitation_link(event, user, utcnow()),
     )
     return user
+
+
+def invitation_link(event: Event, user: User, invited_at: datetime) -> str:
+    """The personal link that signs ``user`` in and joins them to ``event``
+    (valid until the event ends; see :func:`read_invitation`)."""
+    token = tokens.make(INVITE, uid=user.id, sv=user.session_version, eid=event.id, at=int(invited_at.timestamp()))
+    return mail.external_url("events.invitation", token=token)
 
 
 def _checked(payload: dict) -> Invitation:

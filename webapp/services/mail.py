@@ -15,9 +15,11 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import OutboxMessage, OutboxStatus, SuppressedAddress, User
+from webapp.services import sql
 
 #: Set on the session when a row is queued; the app kicks the worker after commit.
 PENDING_FLAG = "meetloop.outbox_pending"
+SUPPRESSED_ERROR = "Address suppressed after a permanent delivery failure."
 
 
 def external_url(endpoint: str, **values: Any) -> str:
@@ -77,7 +79,7 @@ def queue(
     )
     if db.session.get(SuppressedAddress, to.lower()) is not None:
         message.status = OutboxStatus.FAILED.value
-        message.last_error = "Address suppressed after a permanent delivery failure."
+        message.last_error = SUPPRESSED_ERROR
     try:
         with db.session.begin_nested():
             db.session.add(message)
@@ -86,6 +88,34 @@ def queue(
         return db.session.scalars(select(OutboxMessage).filter_by(dedupe_key=dedupe_key)).one()
     db.session.info[PENDING_FLAG] = True
     return message
+
+
+def queue_many(messages: list[dict[str, Any]]) -> None:
+    """Record many rendered emails in one multi-row insert, with :func:`queue`'s
+    promises: at most one row per ``dedupe_key`` (existing keys are skipped),
+    suppressed addresses recorded as failed, and the worker woken after commit.
+
+    Each message has ``dedupe_key``, ``kind``, ``recipient``, ``subject``,
+    ``text_body``, ``html_body`` and optionally ``user_id`` and ``headers``.
+    """
+    if not messages:
+        return
+    suppressed = set(db.session.scalars(select(SuppressedAddress.email).where(
+        SuppressedAddress.email.in_({m["recipient"].lower() for m in messages}))))
+    rows = []
+    for message in messages:
+        headers = message.get("headers") or {}
+        failed = message["recipient"].lower() in suppressed
+        rows.append({
+            "dedupe_key": message["dedupe_key"], "kind": message["kind"], "user_id": message.get("user_id"),
+            "recipient": message["recipient"], "subject": message["subject"],
+            "text_body": message["text_body"], "html_body": message["html_body"],
+            "extra_headers": "".join(f"{k}: {v}\n" for k, v in headers.items()),
+            "status": OutboxStatus.FAILED.value if failed else OutboxStatus.PENDING.value,
+            "last_error": SUPPRESSED_ERROR if failed else None,
+        })
+    db.session.execute(sql.insert_ignoring_conflicts(OutboxMessage, ["dedupe_key"]), rows)
+    db.session.info[PENDING_FLAG] = True
 
 
 def log_query(status: str | None = None, search: str | None = None) -> Select[tuple[OutboxMessage]]:

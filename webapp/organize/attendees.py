@@ -1,0 +1,71 @@
+"""Organizer views: the attendee list, removing a registrant, the CSV export."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_login import login_required
+
+from webapp.access import organized_event_or_404
+from webapp.auth.forms import ConfirmForm
+from webapp.extensions import db
+from webapp.models import Attendance, Event
+from webapp.organize import bp
+from webapp.organize.forms import AttendeeFilterForm
+from webapp.services import NotFound, events
+from webapp.services import attendees as service
+
+
+@bp.app_template_filter("short_local")
+def short_local(value: datetime, event: Event) -> str:
+    """``25 Nov, 18:05`` in the event's zone: compact enough for a table cell."""
+    value = events.local(event, value)
+    return f"{value.day} {value:%b}, {value:%H:%M}"
+
+
+def attendance_or_404(event: Event, attendance_id: int) -> Attendance:
+    try:
+        return service.attendance_in(event, attendance_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/events/<ref>/attendees")
+@login_required
+def attendees(ref: str):
+    event = organized_event_or_404(ref)
+    form = AttendeeFilterForm(request.args)
+    page = db.paginate(service.list_query(event, form.list_query()), per_page=service.PER_PAGE, error_out=False)
+    remove_id = request.args.get("remove", type=int)  # "Remove…" asks here first
+    return render_template(
+        "organize/attendees.html", event=event, form=form, page=page, totals=service.totals(event),
+        connections=service.connection_counts(event, [attendance.user_id for attendance in page.items]),
+        removing=attendance_or_404(event, remove_id) if remove_id else None, remove_form=ConfirmForm(),
+    )
+
+
+@bp.post("/events/<ref>/attendees/<int:attendance_id>/remove")
+@login_required
+def remove(ref: str, attendance_id: int):
+    event = organized_event_or_404(ref)
+    attendance = attendance_or_404(event, attendance_id)
+    if ConfirmForm().validate_on_submit():
+        name = attendance.user.name
+        service.remove_registrant(event, attendance)
+        db.session.commit()
+        flash(f"{name} was removed from {event.name}. Their badge no longer works; "
+              "the people they met still count in the stats.", "success")
+    back = AttendeeFilterForm(request.args).args(page=request.args.get("page", type=int))
+    return redirect(url_for("organize.attendees", ref=event.slug, **back))
+
+
+@bp.get("/events/<ref>/attendees.csv")
+@login_required
+def export(ref: str):
+    event = organized_event_or_404(ref)
+    body = stream_with_context(service.csv_chunks(service.export_rows(event)))
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{event.slug}-attendees.csv"',
+        "Cache-Control": "private, no-store",  # names and emails: keep them out of shared caches
+    })
