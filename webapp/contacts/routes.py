@@ -8,9 +8,10 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length, Optional
 
+from webapp.access import or_404
 from webapp.auth.forms import ConfirmForm
 from webapp.extensions import db
-from webapp.services import DomainError, connections, contacts, people
+from webapp.services import connections, contacts, people
 
 bp = Blueprint("contacts", __name__)
 
@@ -20,10 +21,7 @@ class NoteForm(FlaskForm):
 
 
 def _contact_or_404(contact_id: int):
-    try:
-        return contacts.owned(current_user, contact_id)
-    except DomainError:
-        abort(404)
+    return or_404(contacts.owned, current_user, contact_id)
 
 
 @bp.get("/contacts")

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import login_required
 
-from webapp.access import organized_event_or_404
+from webapp.access import or_404, organized_event_or_404
 from webapp.auth.forms import ConfirmForm
 from webapp.extensions import db
 from webapp.models import Attendance, Event
 from webapp.organize import bp
 from webapp.organize.forms import AttendeeFilterForm
-from webapp.services import NotFound, events
 from webapp.services import attendees as service
+from webapp.services import events
 
 
 @bp.app_template_filter("short_local")
@@ -25,10 +25,7 @@ def short_local(value: datetime, event: Event) -> str:
 
 
 def attendance_or_404(event: Event, attendance_id: int) -> Attendance:
-    try:
-        return service.attendance_in(event, attendance_id)
-    except NotFound:
-        abort(404)
+    return or_404(service.attendance_in, event, attendance_id)
 
 
 @bp.get("/events/<ref>/attendees")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from webapp.access import or_404
 from webapp.extensions import db
 from webapp.profile.forms import PhotoForm, ProfileForm, RemovePhotoForm
 from webapp.services import DomainError, profiles
@@ -72,10 +73,7 @@ def remove_photo():
 @bp.get("/<int:user_id>/photo.jpg")
 @login_required
 def photo(user_id: int):
-    try:
-        user = get_user(user_id)
-    except DomainError:
-        abort(404)
+    user = or_404(get_user, user_id)
     if not profiles.can_view(current_user, user) or not user.has_photo:
         abort(404)
     response = Response(user.photo, mimetype="image/jpeg")

@@ -15,20 +15,18 @@ import uuid
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, send_from_directory, url_for
 from flask_login import current_user, login_required
 
+from webapp.access import or_404
 from webapp.auth.forms import ConfirmForm, EmailOnlyForm
 from webapp.extensions import db, limiter
 from webapp.organize.door import flash_check_in
 from webapp.scan.forms import INTENTS, ConnectForm
-from webapp.services import DomainError, NotFound, badges, checkin, connections, events
+from webapp.services import DomainError, badges, checkin, connections, events
 
 bp = Blueprint("scan", __name__)
 
 
 def _attendance_or_404(token: str):
-    try:
-        return badges.by_token(token)
-    except NotFound:
-        abort(404)
+    return or_404(badges.by_token, token)
 
 
 @bp.get("/b/<token>")
