@@ -115,8 +115,8 @@ def test_offline_scans_wait_then_sync_exactly_once(app, people, live_server, pho
 
     def lose_first_answer(route):
         client_id = route.request.post_data_json["client_id"]
-        deliveries[client_id] = deliveries.get(client_id, 0) + 1
-        response = route.fetch()
+        response = route.fetch()  # the server has answered, so it has committed the scan
+        deliveries[client_id] = deliveries.get(client_id, 0) + 1  # counted only now: no race with the asserts
         if deliveries[client_id] == 1:
             route.abort()
         else:
@@ -138,10 +138,14 @@ def test_offline_scans_wait_then_sync_exactly_once(app, people, live_server, pho
     assert sorted(s.scanned_id for s in rows) == sorted([people.ana.id, people.bo.id])
     assert len({s.client_id for s in rows}) == 2
     assert all(s.scanner_id == people.sam.id for s in rows)
-    with app.app_context():
-        note = db.session.scalar(select(Contact).filter_by(owner_id=people.sam.id, user_id=people.bo.id))
-        assert note.note == "Wants intros to battery investors"
-        assert [t.name for t in note.tags] == ["Introduce someone"]
+    def saved_note() -> tuple[str, list[str]]:
+        with app.app_context():
+            contact = db.session.scalar(select(Contact).filter_by(owner_id=people.sam.id, user_id=people.bo.id))
+            return contact.note, [t.name for t in contact.tags]
+
+    # The note follows its scan as a queued PATCH: wait for it rather than racing it.
+    eventually(page, lambda: saved_note()[0] != "", "the note synced")
+    assert saved_note() == ("Wants intros to battery investors", ["Introduce someone"])
     assert scan_count(app) == 2
 
 

@@ -30,6 +30,8 @@ class Event(Base):
     # None means the default: 09:00 event-local the morning after it ends.
     followup_delay_minutes: Mapped[int | None]
     cancelled_at: Mapped[datetime | None]
+    # When the recap emails were recorded in the outbox (None: not yet).
+    recaps_queued_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -7,4 +7,4 @@ from flask import Blueprint
 bp = Blueprint("organize", __name__)
 
 # Each module adds its views to ``bp``.
-from webapp.organize import attendees, door, imports, stats  # noqa: E402, F401
+from webapp.organize import attendees, door, imports, recaps, stats  # noqa: E402, F401

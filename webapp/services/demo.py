@@ -78,8 +78,8 @@ def seed() -> bool:
     today = utcnow()
     past = events.create_event(
         organizer, "Lisbon Tech Mixer — Autumn",
-        _local(today - timedelta(days=1), 18, "Europe/Lisbon"),
-        _local(today - timedelta(days=1), 21, "Europe/Lisbon"),
+        _local(today - timedelta(days=2), 18, "Europe/Lisbon"),
+        _local(today - timedelta(days=2), 21, "Europe/Lisbon"),
         "Europe/Lisbon", venue="LX Factory, Lisbon",
         description="An evening of short talks and a lot of meeting people.",
     )

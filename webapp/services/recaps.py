@@ -1,0 +1,186 @@
+"""The morning-after recap: one email per attendee listing the people they met.
+
+Compose → record → commit → deliver: :func:`queue_recaps` renders every recap
+of an event and records them in the outbox (dedupe key
+``recap:<event_id>:<user_id>``) in the caller's transaction, and marks the
+event's recap as queued in that same transaction. A worker that dies before
+its commit leaves nothing behind (the next run does it all again); two runs
+at once are serialised on the event row and the dedupe keys, so nobody gets a
+second copy.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
+
+from webapp.extensions import db
+from webapp.models import Attendance, Contact, Event, OutboxMessage, User
+from webapp.services import DomainError, events, followups, mail, people
+from webapp.services.contacts import display_name
+
+KIND = "recap"
+SNOOZE_DAYS = followups.SNOOZE_DAYS
+# A recap more than this late is never sent: turning the feature on (or a long
+# outage) must not mail people about events from months ago.
+STALE_AFTER = timedelta(days=7)
+# The latest a recap can be due after the event's end (the longest delay, or
+# 09:00 the next local day), plus the stale window: bounds the events looked at.
+_LOOKBACK = timedelta(minutes=events.MAX_FOLLOWUP_DELAY) + timedelta(days=2) + STALE_AFTER
+
+
+class RecapUnavailable(DomainError):
+    code = "recap_unavailable"
+
+
+@dataclass(frozen=True)
+class Person:
+    """One person in a recap, as the recipient may see them."""
+
+    name: str
+    headline: str
+    company: str
+    note: str
+    tags: list[str]
+    mailto: str
+    draft_subject: str
+    draft_body: str
+    followed_up_url: str
+    snooze_url: str
+    keep_in_touch_url: str  # the person picks how often on the page it opens
+
+
+def dedupe_key(event: Event, user_id: int) -> str:
+    return f"recap:{event.id}:{user_id}"
+
+
+def due_events(now: datetime) -> list[Event]:
+    """Events whose recap is due at ``now`` and not yet queued (not cancelled,
+    due no more than :data:`STALE_AFTER` ago)."""
+    candidates = db.session.scalars(
+        select(Event).where(
+            Event.recaps_queued_at.is_(None), Event.cancelled_at.is_(None),
+            Event.ends_at <= now, Event.ends_at > now - _LOOKBACK,
+        ).order_by(Event.ends_at, Event.id)
+    )
+    return [e for e in candidates if now - STALE_AFTER < events.followup_due_at(e) <= now]
+
+
+def _contacts_by_owner(event: Event, only_user_id: int | None = None) -> dict[int, list[Contact]]:
+    """Live contacts made at ``event`` by its attendees, most recent first, in
+    one query (plus one per eager-loaded relation)."""
+    query = (
+        select(Contact)
+        .join(Attendance, (Attendance.user_id == Contact.owner_id) & (Attendance.event_id == event.id))
+        .where(Contact.event_id == event.id, Contact.deleted_at.is_(None))
+        .options(selectinload(Contact.owner), selectinload(Contact.user), selectinload(Contact.tags))
+        .order_by(Contact.owner_id, Contact.met_at.desc().nulls_last(), Contact.id.desc())
+    )
+    if only_user_id is not None:
+        query = query.where(Contact.owner_id == only_user_id)
+    grouped: dict[int, list[Contact]] = defaultdict(list)
+    for contact in db.session.scalars(query):
+        grouped[contact.owner_id].append(contact)
+    return grouped
+
+
+def _person(owner: User, contact: Contact, event: Event) -> Person:
+    card = people.card(contact.user) if contact.user else None
+    draft = followups.draft(owner, contact)
+
+    def link(action: str, days: int | None = None) -> str:
+        return followups.action_link(contact, action, days=days)
+
+    return Person(
+        name=display_name(contact),
+        headline=card.headline if card else contact.headline,
+        company=card.company if card else contact.company,
+        note=contact.note, tags=[t.name for t in contact.tags],
+        mailto=draft.mailto, draft_subject=draft.subject, draft_body=draft.body,
+        followed_up_url=link(followups.FOLLOWED_UP), snooze_url=link(followups.SNOOZE, SNOOZE_DAYS),
+        keep_in_touch_url=link(followups.KEEP_IN_TOUCH),
+    )
+
+
+def _render(event: Event, owner: User, contacts: list[Contact]) -> tuple[str, str, str]:
+    persons = [_person(owner, c, event) for c in contacts]
+    return mail.render(
+        "recap", user=owner, event=event, people=persons, count=len(persons), snooze_days=SNOOZE_DAYS,
+        contacts_url=mail.external_url("contacts.index"),
+    )
+
+
+def queue_recaps(event: Event, now: datetime, *, claim: bool = True) -> int:
+    """Record one recap per attendee with at least one contact from ``event``
+    (none for the others) and mark the event's recap queued, in the caller's
+    transaction. With ``claim`` (the scheduled run) nothing is queued if
+    another run already marked the event; returns how many recaps were built."""
+    marked = db.session.execute(
+        update(Event).where(Event.id == event.id, *([Event.recaps_queued_at.is_(None)] if claim else []))
+        .values(recaps_queued_at=now).execution_options(synchronize_session=False)
+    )
+    if marked.rowcount == 0:
+        return 0
+    db.session.refresh(event, ["recaps_queued_at"])
+    messages = []
+    for contacts in _contacts_by_owner(event).values():
+        owner = contacts[0].owner
+        subject, text, html = _render(event, owner, contacts)
+        messages.append({
+            "dedupe_key": dedupe_key(event, owner.id), "kind": KIND, "user_id": owner.id,
+            "recipient": owner.email, "subject": subject, "text_body": text, "html_body": html,
+        })
+    mail.queue_many(messages)
+    return len(messages)
+
+
+def run_due(now: datetime) -> int:
+    """Queue the recaps of every due event; returns how many were built."""
+    return sum(queue_recaps(event, now) for event in due_events(now))
+
+
+def send_now(event: Event, now: datetime) -> int:
+    """The organizer's "send now": queue the recaps at once (attendees who
+    already have theirs are skipped by the dedupe key)."""
+    events.ensure_open(event, "send recaps")
+    if event.ends_at > now:
+        raise RecapUnavailable("Recaps can go out once the event has ended.")
+    return queue_recaps(event, now, claim=False)
+
+
+def recipients(event: Event) -> list[User]:
+    """Attendees who would get a recap (they made at least one contact there)."""
+    owners = select(Contact.owner_id).where(Contact.event_id == event.id, Contact.deleted_at.is_(None))
+    return list(db.session.scalars(
+        select(User).join(Attendance, Attendance.user_id == User.id)
+        .where(Attendance.event_id == event.id, User.id.in_(owners)).order_by(User.name, User.id)
+    ))
+
+
+def preview(event: Event, attendee: User) -> tuple[str, str, str]:
+    """``attendee``'s recap as (subject, text, html), rendered now, queuing nothing."""
+    contacts = _contacts_by_owner(event, attendee.id).get(attendee.id)
+    if not contacts:
+        raise RecapUnavailable(f"{attendee.name} met nobody at this event: they get no recap.")
+    return _render(event, attendee, contacts)
+
+
+def counts(event: Event) -> dict[str, int]:
+    """Recaps of ``event`` in the outbox by state: scheduled (pending or being
+    sent), sent and failed."""
+    rows = db.session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.kind == KIND,
+               OutboxMessage.dedupe_key.startswith(f"recap:{event.id}:", autoescape=True))
+        .group_by(OutboxMessage.status)
+    ).all()
+    by_status = dict(rows)
+    return {
+        "scheduled": by_status.get("pending", 0) + by_status.get("sending", 0),
+        "sent": by_status.get("sent", 0),
+        "failed": by_status.get("failed", 0),
+    }
