@@ -99,11 +99,12 @@ def register_blueprints(app: Flask) -> None:
     from webapp.followups.routes import bp as followups_bp
     from webapp.main.routes import bp as main_bp
     from webapp.organize import bp as organize_bp
+    from webapp.preferences.routes import bp as preferences_bp
     from webapp.profile.routes import bp as profile_bp
     from webapp.scan.routes import bp as scan_bp
 
     for bp in (main_bp, auth_bp, profile_bp, admin_bp, badges_bp, scan_bp, contacts_bp, events_bp, organize_bp,
-               followups_bp):
+               followups_bp, preferences_bp):
         app.register_blueprint(bp)
 
     from webapp.api import register as register_api

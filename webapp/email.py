@@ -14,6 +14,7 @@ import contextlib
 import smtplib
 import ssl
 from collections.abc import Iterator
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -22,11 +23,14 @@ from typing import Any, Protocol
 from webapp.models import OutboxMessage, utcnow
 
 MEMORY_KEY = "meetloop.mail_memory"
+MESSAGE_POLICY = policy.default.clone(max_line_length=998)
 
 
 def build_message(row: OutboxMessage, sender: str, base_url: str) -> EmailMessage:
     """A multipart/alternative (text + HTML) message from an outbox row."""
-    message = EmailMessage()
+    # Lines up to RFC 5322's 998: long headers such as List-Unsubscribe must go
+    # out as plain text (RFC 8058), not folded into RFC 2047 encoded words.
+    message = EmailMessage(policy=MESSAGE_POLICY)
     message["From"] = sender
     message["To"] = row.recipient
     message["Subject"] = row.subject

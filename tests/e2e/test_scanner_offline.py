@@ -95,10 +95,13 @@ def test_offline_scans_wait_then_sync_exactly_once(app, people, live_server, pho
     type_code(page, people.ana_code)
     expect(page.locator("#scan-result")).to_contain_text("Saved on this phone")
     type_code(page, people.bo_code.lower())  # typed in lower case
+    # Bo's scan is queued and the note form is his before anything is typed in it.
+    expect(status).to_have_text("2 scans waiting to sync")
     # A note typed while the scan is still queued travels with it.
     page.get_by_label("Note about").fill("Wants intros to battery investors")
     page.get_by_text("Introduce someone").click()
     page.get_by_role("button", name="Save note").click()
+    expect(page.locator("#scan-result")).to_contain_text("Note saved")  # in IndexedDB before the reload below
     expect(status).to_have_text("2 scans waiting to sync")
     assert scan_count(app) == 0
 

@@ -53,6 +53,11 @@ class User(UserMixin, Base):
     share_phone: Mapped[bool] = mapped_column(default=False)
     share_linkedin: Mapped[bool] = mapped_column(default=True)
 
+    # Which non-transactional emails I get; each has its own one-click unsubscribe.
+    email_recaps: Mapped[bool] = mapped_column(default=True)
+    email_nudges: Mapped[bool] = mapped_column(default=True)
+    email_digests: Mapped[bool] = mapped_column(default=True)
+
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 

@@ -1,5 +1,8 @@
 """The morning-after recap: one email per attendee listing the people they met.
 
+Recaps are not transactional: attendees who turned them off get none, and
+every recap carries a one-click unsubscribe (headers and a footer link).
+
 Compose → record → commit → deliver: :func:`queue_recaps` renders every recap
 of an event and records them in the outbox (dedupe key
 ``recap:<event_id>:<user_id>``) in the caller's transaction, and marks the
@@ -20,10 +23,11 @@ from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.models import Attendance, Contact, Event, OutboxMessage, User
-from webapp.services import DomainError, events, followups, mail, people
+from webapp.services import DomainError, events, followups, mail, people, unsubscribe
 from webapp.services.contacts import display_name
 
 KIND = "recap"
+UNSUBSCRIBE_KIND = "recaps"
 SNOOZE_DAYS = followups.SNOOZE_DAYS
 # A recap more than this late is never sent: turning the feature on (or a long
 # outage) must not mail people about events from months ago.
@@ -106,17 +110,18 @@ def _person(owner: User, contact: Contact, event: Event) -> Person:
     )
 
 
-def _render(event: Event, owner: User, contacts: list[Contact]) -> tuple[str, str, str]:
+def _render(event: Event, owner: User, contacts: list[Contact], unsubscribe_url: str) -> tuple[str, str, str]:
     persons = [_person(owner, c, event) for c in contacts]
     return mail.render(
         "recap", user=owner, event=event, people=persons, count=len(persons), snooze_days=SNOOZE_DAYS,
-        contacts_url=mail.external_url("contacts.index"),
+        contacts_url=mail.external_url("contacts.index"), unsubscribe_url=unsubscribe_url,
+        preferences_url=mail.external_url("preferences.email_settings"),
     )
 
 
 def queue_recaps(event: Event, now: datetime, *, claim: bool = True) -> int:
     """Record one recap per attendee with at least one contact from ``event``
-    (none for the others) and mark the event's recap queued, in the caller's
+    who has recaps on (none for the others) and mark the event's recap queued, in the caller's
     transaction. With ``claim`` (the scheduled run) nothing is queued if
     another run already marked the event; returns how many recaps were built."""
     marked = db.session.execute(
@@ -129,10 +134,13 @@ def queue_recaps(event: Event, now: datetime, *, claim: bool = True) -> int:
     messages = []
     for contacts in _contacts_by_owner(event).values():
         owner = contacts[0].owner
-        subject, text, html = _render(event, owner, contacts)
+        if not owner.email_recaps:
+            continue
+        subject, text, html = _render(event, owner, contacts, unsubscribe.link(owner, UNSUBSCRIBE_KIND))
         messages.append({
             "dedupe_key": dedupe_key(event, owner.id), "kind": KIND, "user_id": owner.id,
             "recipient": owner.email, "subject": subject, "text_body": text, "html_body": html,
+            "headers": unsubscribe.headers(owner, UNSUBSCRIBE_KIND),
         })
     mail.queue_many(messages)
     return len(messages)
@@ -153,20 +161,25 @@ def send_now(event: Event, now: datetime) -> int:
 
 
 def recipients(event: Event) -> list[User]:
-    """Attendees who would get a recap (they made at least one contact there)."""
+    """Attendees who would get a recap (they made at least one contact there
+    and have recaps on)."""
     owners = select(Contact.owner_id).where(Contact.event_id == event.id, Contact.deleted_at.is_(None))
     return list(db.session.scalars(
         select(User).join(Attendance, Attendance.user_id == User.id)
-        .where(Attendance.event_id == event.id, User.id.in_(owners)).order_by(User.name, User.id)
+        .where(Attendance.event_id == event.id, User.id.in_(owners), User.email_recaps.is_(True))
+        .order_by(User.name, User.id)
     ))
 
 
 def preview(event: Event, attendee: User) -> tuple[str, str, str]:
-    """``attendee``'s recap as (subject, text, html), rendered now, queuing nothing."""
+    """``attendee``'s recap as (subject, text, html), rendered now, queuing nothing.
+
+    The organizer sees it, so its unsubscribe link goes to the (sign-in only)
+    preferences page instead of carrying the attendee's unsubscribe token."""
     contacts = _contacts_by_owner(event, attendee.id).get(attendee.id)
     if not contacts:
         raise RecapUnavailable(f"{attendee.name} met nobody at this event: they get no recap.")
-    return _render(event, attendee, contacts)
+    return _render(event, attendee, contacts, mail.external_url("preferences.email_settings"))
 
 
 def counts(event: Event) -> dict[str, int]:

@@ -1,0 +1,83 @@
+"""Email preferences and one-click unsubscribe (RFC 8058).
+
+Every non-transactional email carries ``List-Unsubscribe`` (an HTTPS link and a
+mailto) and ``List-Unsubscribe-Post``. The link is a signed token naming the
+user and what to stop; it is long-lived and reusable (unsubscribing twice is
+harmless, and a mail client may POST it more than once), so it is read, never
+spent.
+"""
+
+from __future__ import annotations
+
+from email.utils import parseaddr
+from typing import Any
+
+from flask import current_app
+
+from webapp.extensions import db
+from webapp.models import User
+from webapp.services import tokens
+from webapp.services.mail import external_url
+
+PURPOSE = "unsubscribe"
+# Old emails keep working for a year: people unsubscribe from mail they kept.
+LINK_MAX_AGE = 365 * 24 * 3600
+#: kind -> the User flags it turns off
+KINDS: dict[str, tuple[str, ...]] = {
+    "recaps": ("email_recaps",),
+    "nudges": ("email_nudges",),
+    "digests": ("email_digests",),
+    "all": ("email_recaps", "email_nudges", "email_digests"),
+}
+MAILTO_SUBJECT_PREFIX = "unsubscribe-"
+
+
+def _token(user: User, kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown email kind {kind!r}")
+    return tokens.make(PURPOSE, u=user.id, k=kind)
+
+
+def link(user: User, kind: str) -> str:
+    """Absolute HTTPS (``BASE_URL``) link to ``/unsubscribe/<token>`` stopping ``kind`` for ``user``."""
+    return external_url("preferences.unsubscribe_confirm", token=_token(user, kind))
+
+
+def headers(user: User, kind: str) -> dict[str, str]:
+    """The RFC 2369 / RFC 8058 headers for one email of ``kind`` to ``user``."""
+    token = _token(user, kind)
+    url = external_url("preferences.unsubscribe_confirm", token=token)
+    address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
+    return {
+        "List-Unsubscribe": f"<{url}>, <mailto:{address}?subject={MAILTO_SUBJECT_PREFIX}{token}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def _resolve(payload: dict[str, Any]) -> tuple[User, str]:
+    user = db.session.get(User, payload.get("u"))
+    kind = payload.get("k")
+    if user is None or kind not in KINDS:
+        raise tokens.LinkError("This unsubscribe link is not valid.")
+    return user, kind
+
+
+def preview(token: str) -> tuple[User, str]:
+    """Whose emails and which kind the link stops, changing nothing."""
+    return _resolve(tokens.read(PURPOSE, token, LINK_MAX_AGE))
+
+
+def apply(token: str) -> tuple[User, str]:
+    """Turn off what the link names (idempotent) and flush; raises
+    :class:`tokens.LinkError` for a tampered, unknown or expired link."""
+    user, kind = preview(token)
+    for flag in KINDS[kind]:
+        setattr(user, flag, False)
+    db.session.flush()
+    return user, kind
+
+
+def set_preferences(user: User, recaps: bool, nudges: bool, digests: bool) -> None:
+    """Set which non-transactional emails ``user`` gets, each on its own; flushes."""
+    user.email_recaps, user.email_nudges, user.email_digests = bool(recaps), bool(nudges), bool(digests)
+    db.session.flush()
