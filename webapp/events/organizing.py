@@ -12,6 +12,7 @@ from webapp.events import bp
 from webapp.events.forms import CoOrganizerForm, InviteForm, JoinLinkForm
 from webapp.events.routes import event_page
 from webapp.extensions import db, limiter
+from webapp.forms_support import REFUSED, submit
 from webapp.services import DomainError, accounts, events, joining
 
 # Generous (an organizer may invite a room's worth by hand) but not a spam cannon.
@@ -28,16 +29,11 @@ def _back(event, anchor: str = ""):
 def invite(ref: str):
     event = organized_event_or_404(ref)
     form = InviteForm()
-    if form.validate_on_submit():
-        try:
-            joining.invite(event, current_user, form.email.data, form.name.data)
-        except DomainError as exc:
-            db.session.rollback()
-            form.email.errors.append(exc.message)
-        else:
-            db.session.commit()
-            flash(f"Invitation sent to {form.email.data}.", "success")
-            return _back(event, "invite")
+    if form.validate_on_submit() and submit(
+        form, joining.invite, event, current_user, form.email.data, form.name.data, field="email"
+    ) is not REFUSED:
+        flash(f"Invitation sent to {form.email.data}.", "success")
+        return _back(event, "invite")
     return event_page(event, events.attendance_of(current_user, event), 422, invite_form=form)
 
 
@@ -46,16 +42,11 @@ def invite(ref: str):
 def add_organizer(ref: str):
     event = organized_event_or_404(ref)
     form = CoOrganizerForm()
-    if form.validate_on_submit():
-        try:
-            events.add_co_organizer(event, current_user, form.email.data)
-        except DomainError as exc:
-            db.session.rollback()
-            form.email.errors.append(exc.message)
-        else:
-            db.session.commit()
-            flash(f"{form.email.data} now co-organizes this event. We've emailed them.", "success")
-            return _back(event, "organizers")
+    if form.validate_on_submit() and submit(
+        form, events.add_co_organizer, event, current_user, form.email.data, field="email"
+    ) is not REFUSED:
+        flash(f"{form.email.data} now co-organizes this event. We've emailed them.", "success")
+        return _back(event, "organizers")
     return event_page(event, events.attendance_of(current_user, event), 422, organizer_form=form)
 
 

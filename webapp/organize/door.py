@@ -9,12 +9,13 @@ from flask_login import current_user, login_required
 from webapp.access import organized_event_or_404
 from webapp.extensions import db
 from webapp.formatting import clock
+from webapp.forms_support import REFUSED, submit
 from webapp.models import Event
 from webapp.organize import bp
 from webapp.organize.attendees import attendance_or_404
 from webapp.organize.forms import CheckInForm, DoorSearchForm, WalkInForm
-from webapp.services import DomainError, checkin
 from webapp.services import attendees as service
+from webapp.services import checkin
 
 
 def already_line(result: checkin.CheckIn) -> str:
@@ -70,17 +71,9 @@ def walk_in(ref: str):
     event = organized_event_or_404(ref)
     form = WalkInForm()
     if form.validate_on_submit():
-        try:
-            result = service.walk_in(event, current_user, form.name.data, form.email.data, form.company.data or "")
-        except DomainError as exc:
-            db.session.rollback()
-            field = getattr(form, exc.field or "", None)
-            if field is not None:
-                field.errors.append(exc.message)
-            else:
-                flash(exc.message, "error")
-        else:
-            db.session.commit()
+        result = submit(form, service.walk_in, event, current_user, form.name.data, form.email.data,
+                        form.company.data or "")
+        if result is not REFUSED:
             flash_check_in(result.check_in, "" if result.was_registered else "Walk-in registered: ")
             return redirect(url_for("organize.door", ref=event.slug, q=result.attendance.user.email))
     return _door_page(event, form, 422)

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from webapp.access import or_404
 from webapp.extensions import db
+from webapp.forms_support import REFUSED, submit
 from webapp.profile.forms import PhotoForm, ProfileForm, RemovePhotoForm
 from webapp.services import DomainError, profiles
 from webapp.services.accounts import get_user
@@ -24,15 +25,11 @@ def show():
 @login_required
 def edit():
     form = ProfileForm(obj=current_user)
-    if form.validate_on_submit():
-        try:
-            profiles.update_profile(current_user, **form.data)
-        except DomainError as exc:
-            getattr(form, exc.field or "name").errors.append(exc.message)
-        else:
-            db.session.commit()
-            flash("Profile saved.", "success")
-            return redirect(url_for("profile.show"))
+    if form.validate_on_submit() and submit(
+        form, profiles.update_profile, current_user, **form.data, field="name"
+    ) is not REFUSED:
+        flash("Profile saved.", "success")
+        return redirect(url_for("profile.show"))
     status = 422 if request.method == "POST" else 200
     return render_template(
         "profile/edit.html", form=form, photo_form=PhotoForm(), remove_form=RemovePhotoForm()
