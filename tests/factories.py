@@ -18,10 +18,11 @@ from flask import has_app_context
 
 from webapp.extensions import db
 from webapp.models import Attendance, Event, Role, User, utcnow
-from webapp.services import accounts, events
+from webapp.services import accounts, connections, events
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
+_client_ids = itertools.count(1)
 
 
 @contextlib.contextmanager
@@ -73,3 +74,15 @@ def reload(app, model, ident):
     with app.app_context():
         obj = db.session.get(model, ident)
         return _done(obj, True) if obj is not None else None
+
+
+def event_at(owner_id: int, starts, ends, timezone: str, name: str = "Zone Mixer", **extra) -> Event:
+    """An event at fixed (aware) times, in the current app context (``ctx``)."""
+    return events.create_event(db.session.get(User, owner_id), name, starts, ends, timezone, **extra)
+
+
+def meet(event: Event, scanner: User, scanned: User, minutes_in: int, note: str = "", tags=()) -> None:
+    """``scanner`` scans ``scanned``'s badge ``minutes_in`` after the start (both attend)."""
+    badge = events.attendance_of(scanned, event).badge_token
+    connections.record_scan(scanner, badge, f"c{next(_client_ids)}", note=note, tags=list(tags),
+                            scanned_at=event.starts_at + timedelta(minutes=minutes_in))

@@ -8,35 +8,22 @@ from __future__ import annotations
 import re
 import threading
 from datetime import UTC, datetime, timedelta
-from itertools import count
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import BASE_URL
-from tests.factories import make_user, reload
+from tests.factories import event_at, make_user, meet, reload
 from webapp.extensions import db
 from webapp.models import Event, OutboxMessage, SuppressedAddress, User, utcnow
 from webapp.services import connections, events, recaps, schedule
-
-_client_ids = count(1)
 
 
 def make_past_event(owner_id: int, name: str = "Harbour Mixer", *, ended_hours_ago: int = 40,
                     timezone: str = "Europe/Lisbon", **extra) -> Event:
     end = utcnow().replace(microsecond=0) - timedelta(hours=ended_hours_ago)
     return events.create_event(db.session.get(User, owner_id), name, end - timedelta(hours=3), end, timezone, **extra)
-
-
-def event_at(owner_id: int, starts: datetime, ends: datetime, timezone: str, **extra) -> Event:
-    return events.create_event(db.session.get(User, owner_id), "Zone Mixer", starts, ends, timezone, **extra)
-
-
-def meet(event: Event, scanner: User, scanned: User, minutes_in: int, note: str = "", tags=()) -> None:
-    badge = events.attendance_of(scanned, event).badge_token
-    connections.record_scan(scanner, badge, f"c{next(_client_ids)}", note=note, tags=list(tags),
-                            scanned_at=event.starts_at + timedelta(minutes=minutes_in))
 
 
 def recap_rows(event_id: int | None = None) -> list[OutboxMessage]:

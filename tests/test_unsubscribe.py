@@ -5,8 +5,10 @@ kind on or off on its own, and a real recap carries all of it."""
 
 from __future__ import annotations
 
+import mailbox
 import re
-from urllib.parse import urlsplit
+from email.message import EmailMessage
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -186,6 +188,47 @@ def test_the_list_unsubscribe_header_goes_out_unencoded(app, smtp, met):
     raw = next(r.raw for r in smtp.received if r.rcpt_tos == ["ann@example.com"]).decode()
     header = raw.split("List-Unsubscribe:", 1)[1].split("\r\n", 1)[0]
     assert header.strip().startswith(f"<{BASE_URL}/unsubscribe/") and "=?" not in header
+
+
+def mail_client_request(list_unsubscribe: str) -> EmailMessage:
+    """The message a mail client sends for the header's mailto (RFC 6068)."""
+    mailto = urlsplit(re.search(r"<(mailto:[^>]+)>", list_unsubscribe).group(1))
+    request = EmailMessage()
+    request["From"] = "ann@example.com"
+    request["To"] = mailto.path
+    request["Subject"] = parse_qs(mailto.query)["subject"][0]
+    request.set_content("This message will unsubscribe you.")
+    return request
+
+
+def test_the_mailto_request_unsubscribes_once_the_mailbox_is_read(app, smtp, met, tmp_path):
+    """The mail server delivers mail for UNSUBSCRIBE_MAILTO into a Maildir; the
+    next scheduled run applies each request and empties the Maildir, ignoring
+    junk and forged tokens."""
+    app.config.update(UNSUBSCRIBE_MAILTO="leave@meetloop.test", UNSUBSCRIBE_MAILDIR=str(tmp_path / "inbox"))
+    with app.app_context():
+        schedule.run_due()  # no Maildir yet: the run goes on, nothing read
+    (message,) = smtp.to("ann@example.com")
+    request = mail_client_request(str(message["List-Unsubscribe"]))
+    assert request["To"] == "leave@meetloop.test"
+
+    inbox = mailbox.Maildir(tmp_path / "inbox", create=True)
+    reply = EmailMessage()
+    reply["Subject"] = "=?utf-8?q?Re=3A_?= " + str(request["Subject"])  # encoded, behind "Re:"
+    reply.set_content("again")
+    junk = EmailMessage()
+    junk["Subject"] = "unsubscribe-forged.token.here"
+    junk.set_content("?")
+    for item in (request, reply, junk, b"\xff\xfe not an email at all"):
+        inbox.add(item)
+
+    with app.app_context():
+        report = schedule.run_due()
+
+    assert report["unsubscribed_by_mail"] == 2
+    assert flags(app, met["ann"]) == {"recaps": False, "nudges": True, "digests": True}
+    assert flags(app, met["bob"]) == {"recaps": True, "nudges": True, "digests": True}
+    assert list(inbox.keys()) == []
 
 
 # --- Who may open these pages -------------------------------------------------------------

@@ -54,6 +54,20 @@ def env_int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number (got {raw!r})") from None
 
 
+def env_days(env: Mapping[str, str], name: str, default: tuple[int, ...], *, most: int) -> tuple[int, ...]:
+    """A comma-separated, strictly increasing list of at most ``most`` day counts (1-365)."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        days = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        days = ()
+    if not 0 < len(days) <= most or any(not 1 <= d <= 365 for d in days) or list(days) != sorted(set(days)):
+        raise ConfigError(f"{name} must be up to {most} increasing day counts like '3,10' (got {raw!r})")
+    return days
+
+
 def normalise_database_url(url: str) -> str:
     """Point ``postgres://`` and ``postgresql://`` URLs at the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -118,6 +132,10 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "MeetLoop <no-reply@meetloop.local>"),
         "MAIL_DIR": str(instance / "mail"),
+        # The mailto: of List-Unsubscribe (default: the sender's address), and the
+        # Maildir the mail server delivers that address's mail into (unset: not read).
+        "UNSUBSCRIBE_MAILTO": env.get("UNSUBSCRIBE_MAILTO", ""),
+        "UNSUBSCRIBE_MAILDIR": env.get("UNSUBSCRIBE_MAILDIR", ""),
         "MAIL_TIMEOUT": env_int(env, "MAIL_TIMEOUT", 20),
         # Reverse proxies in front of the app (X-Forwarded-For/-Proto/-Host hops to trust).
         "TRUSTED_PROXIES": env_int(env, "TRUSTED_PROXIES", 0),
@@ -145,4 +163,6 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OUTBOX_BATCH_SIZE": env_int(env, "OUTBOX_BATCH_SIZE", 100),
         "OUTBOX_MAX_ATTEMPTS": env_int(env, "OUTBOX_MAX_ATTEMPTS", 8),
         "OUTBOX_LEASE_SECONDS": env_int(env, "OUTBOX_LEASE_SECONDS", 300),
+        # Reminders about contacts still waiting for a follow-up: days after the event.
+        "NUDGE_DAYS": env_days(env, "NUDGE_DAYS", (3, 10), most=2),
     }

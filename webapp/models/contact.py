@@ -83,6 +83,8 @@ class Contact(Base):
     snoozed_until: Mapped[datetime | None]
     cadence_days: Mapped[int | None]
     followed_up_at: Mapped[datetime | None]
+    # Reminders sent about this contact while it waited for a follow-up (0, 1 or 2).
+    nudges_sent: Mapped[int] = mapped_column(default=0)
     deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -19,6 +19,7 @@ from webapp.extensions import db
 from webapp.models import Contact, Event, User, utcnow
 from webapp.models.contact import FollowUpState
 from webapp.services import NotFound, ValidationFailed, people, tokens
+from webapp.services.contacts import display_name
 from webapp.services.mail import external_url
 
 PURPOSE = "followup-action"
@@ -38,6 +39,25 @@ INTENT_LINES = {
     "share an article": "Here is the article I mentioned: ",
     "introduce someone": "I'd be glad to introduce you to someone who could help{looking_for}.",
 }
+
+
+@dataclass(frozen=True)
+class EmailEntry:
+    """One contact in a recap or reminder email, as its owner may see them
+    (templates/email/_person.*): who, the owner's note and tags, a drafted
+    message and the signed one-click actions."""
+
+    name: str
+    headline: str
+    company: str
+    note: str
+    tags: list[str]
+    mailto: str
+    draft_subject: str
+    draft_body: str
+    followed_up_url: str
+    snooze_url: str
+    keep_in_touch_url: str  # the person picks how often on the page it opens
 
 
 @dataclass(frozen=True)
@@ -88,6 +108,25 @@ def draft(owner: User, contact: Contact) -> Draft:
     subject = f"Great to meet you at {event_name}" if event_name else "Great to meet you"
     body = "\n".join(lines)
     return Draft(subject=subject, body=body, mailto=mailto(email, subject, body), to=email)
+
+
+def email_entry(owner: User, contact: Contact) -> EmailEntry:
+    """``contact`` as listed in an email to ``owner`` (only what the other person shares)."""
+    card = people.card(contact.user) if contact.user else None
+    message = draft(owner, contact)
+
+    def link(action: str, days: int | None = None) -> str:
+        return action_link(contact, action, days=days)
+
+    return EmailEntry(
+        name=display_name(contact),
+        headline=card.headline if card else contact.headline,
+        company=card.company if card else contact.company,
+        note=contact.note, tags=[t.name for t in contact.tags],
+        mailto=message.mailto, draft_subject=message.subject, draft_body=message.body,
+        followed_up_url=link(FOLLOWED_UP), snooze_url=link(SNOOZE, SNOOZE_DAYS),
+        keep_in_touch_url=link(KEEP_IN_TOUCH),
+    )
 
 
 def _waiting(owner_id: int, now: datetime):

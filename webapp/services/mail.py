@@ -90,16 +90,17 @@ def queue(
     return message
 
 
-def queue_many(messages: list[dict[str, Any]]) -> None:
+def queue_many(messages: list[dict[str, Any]]) -> set[str]:
     """Record many rendered emails in one multi-row insert, with :func:`queue`'s
     promises: at most one row per ``dedupe_key`` (existing keys are skipped),
     suppressed addresses recorded as failed, and the worker woken after commit.
 
     Each message has ``dedupe_key``, ``kind``, ``recipient``, ``subject``,
     ``text_body``, ``html_body`` and optionally ``user_id`` and ``headers``.
+    Returns the keys recorded by this call (not those another transaction had).
     """
     if not messages:
-        return
+        return set()
     suppressed = set(db.session.scalars(select(SuppressedAddress.email).where(
         SuppressedAddress.email.in_({m["recipient"].lower() for m in messages}))))
     rows = []
@@ -114,8 +115,10 @@ def queue_many(messages: list[dict[str, Any]]) -> None:
             "status": OutboxStatus.FAILED.value if failed else OutboxStatus.PENDING.value,
             "last_error": SUPPRESSED_ERROR if failed else None,
         })
-    db.session.execute(sql.insert_ignoring_conflicts(OutboxMessage, ["dedupe_key"]), rows)
+    statement = sql.insert_ignoring_conflicts(OutboxMessage, ["dedupe_key"]).returning(OutboxMessage.dedupe_key)
+    recorded = set(db.session.scalars(statement, rows))
     db.session.info[PENDING_FLAG] = True
+    return recorded
 
 
 def log_query(status: str | None = None, search: str | None = None) -> Select[tuple[OutboxMessage]]:

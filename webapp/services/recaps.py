@@ -15,7 +15,6 @@ second copy.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -23,8 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.models import Attendance, Contact, Event, OutboxMessage, User
-from webapp.services import DomainError, events, followups, mail, people, unsubscribe
-from webapp.services.contacts import display_name
+from webapp.services import DomainError, events, followups, mail, unsubscribe
 
 KIND = "recap"
 UNSUBSCRIBE_KIND = "recaps"
@@ -39,23 +37,6 @@ _LOOKBACK = timedelta(minutes=events.MAX_FOLLOWUP_DELAY) + timedelta(days=2) + S
 
 class RecapUnavailable(DomainError):
     code = "recap_unavailable"
-
-
-@dataclass(frozen=True)
-class Person:
-    """One person in a recap, as the recipient may see them."""
-
-    name: str
-    headline: str
-    company: str
-    note: str
-    tags: list[str]
-    mailto: str
-    draft_subject: str
-    draft_body: str
-    followed_up_url: str
-    snooze_url: str
-    keep_in_touch_url: str  # the person picks how often on the page it opens
 
 
 def dedupe_key(event: Event, user_id: int) -> str:
@@ -92,26 +73,8 @@ def _contacts_by_owner(event: Event, only_user_id: int | None = None) -> dict[in
     return grouped
 
 
-def _person(owner: User, contact: Contact, event: Event) -> Person:
-    card = people.card(contact.user) if contact.user else None
-    draft = followups.draft(owner, contact)
-
-    def link(action: str, days: int | None = None) -> str:
-        return followups.action_link(contact, action, days=days)
-
-    return Person(
-        name=display_name(contact),
-        headline=card.headline if card else contact.headline,
-        company=card.company if card else contact.company,
-        note=contact.note, tags=[t.name for t in contact.tags],
-        mailto=draft.mailto, draft_subject=draft.subject, draft_body=draft.body,
-        followed_up_url=link(followups.FOLLOWED_UP), snooze_url=link(followups.SNOOZE, SNOOZE_DAYS),
-        keep_in_touch_url=link(followups.KEEP_IN_TOUCH),
-    )
-
-
 def _render(event: Event, owner: User, contacts: list[Contact], unsubscribe_url: str) -> tuple[str, str, str]:
-    persons = [_person(owner, c, event) for c in contacts]
+    persons = [followups.email_entry(owner, c) for c in contacts]
     return mail.render(
         "recap", user=owner, event=event, people=persons, count=len(persons), snooze_days=SNOOZE_DAYS,
         contacts_url=mail.external_url("contacts.index"), unsubscribe_url=unsubscribe_url,

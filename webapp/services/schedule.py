@@ -7,18 +7,27 @@ then delivery of the whole outbox.
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from flask import current_app
+
 from webapp.extensions import db
 from webapp.models import utcnow
-from webapp.services import outbox, recaps, tokens
+from webapp.services import nudges, outbox, recaps, tokens, unsubscribe
 
 
-def run_due() -> dict[str, int]:
-    """Run every due job once and deliver the outbox; return counts by name."""
+def run_due(now: datetime | None = None) -> dict[str, int]:
+    """Run every due job once (as of ``now``) and deliver the outbox; return counts by name."""
+    now = now or utcnow()
     counts: dict[str, int] = {}
     counts["expired_links_forgotten"] = tokens.purge_expired()
     db.session.commit()
+    if current_app.config["UNSUBSCRIBE_MAILDIR"]:
+        counts["unsubscribed_by_mail"] = unsubscribe.read_mailbox(current_app.config["UNSUBSCRIBE_MAILDIR"])
     # Recorded and committed before delivery: compose → record → commit → deliver.
-    counts["recaps_queued"] = recaps.run_due(utcnow())
+    counts["recaps_queued"] = recaps.run_due(now)
+    db.session.commit()
+    counts["nudges_queued"] = nudges.queue_due(now)
     db.session.commit()
     report = outbox.deliver_due()
     counts.update(sent=report.sent, retrying=report.retrying, failed=report.failed)

@@ -9,6 +9,10 @@ spent.
 
 from __future__ import annotations
 
+import logging
+import mailbox
+import re
+from email import message_from_bytes, policy
 from email.utils import parseaddr
 from typing import Any
 
@@ -30,6 +34,9 @@ KINDS: dict[str, tuple[str, ...]] = {
     "all": ("email_recaps", "email_nudges", "email_digests"),
 }
 MAILTO_SUBJECT_PREFIX = "unsubscribe-"
+_MAILTO_TOKEN = re.compile(re.escape(MAILTO_SUBJECT_PREFIX) + r"([A-Za-z0-9_.\-]+)")
+MAILBOX_BATCH = 500
+log = logging.getLogger(__name__)
 
 
 def _token(user: User, kind: str) -> str:
@@ -47,7 +54,7 @@ def headers(user: User, kind: str) -> dict[str, str]:
     """The RFC 2369 / RFC 8058 headers for one email of ``kind`` to ``user``."""
     token = _token(user, kind)
     url = external_url("preferences.unsubscribe_confirm", token=token)
-    address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
+    address = current_app.config["UNSUBSCRIBE_MAILTO"] or parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
     return {
         "List-Unsubscribe": f"<{url}>, <mailto:{address}?subject={MAILTO_SUBJECT_PREFIX}{token}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -81,3 +88,39 @@ def set_preferences(user: User, recaps: bool, nudges: bool, digests: bool) -> No
     """Set which non-transactional emails ``user`` gets, each on its own; flushes."""
     user.email_recaps, user.email_nudges, user.email_digests = bool(recaps), bool(nudges), bool(digests)
     db.session.flush()
+
+
+def read_mailbox(path: str) -> int:
+    """Apply the unsubscribe requests mailed to the ``List-Unsubscribe`` mailto
+    address, waiting in the Maildir at ``path`` (subject ``unsubscribe-<token>``,
+    possibly behind "Re:" or RFC 2047 encoding). Commits, then removes every
+    message read, whatever it held, so a crash never loses a request. Returns
+    how many requests were applied."""
+    try:
+        box = mailbox.Maildir(path, factory=None, create=False)
+    except mailbox.NoSuchMailboxError:
+        log.warning("UNSUBSCRIBE_MAILDIR %s is not a Maildir: unsubscribe mail not read", path)
+        return 0
+    read, applied = [], 0
+    for key in box.iterkeys():
+        if len(read) >= MAILBOX_BATCH:
+            break
+        read.append(key)
+        try:
+            subject = str(message_from_bytes(box.get_bytes(key), policy=policy.default).get("Subject", ""))
+        except KeyError:  # another worker took it
+            continue
+        except (ValueError, TypeError, LookupError):  # an unparseable header: nothing to apply
+            subject = ""
+        match = _MAILTO_TOKEN.search(subject)
+        if match is None:
+            continue
+        try:
+            apply(match.group(1))
+            applied += 1
+        except tokens.LinkError:
+            log.info("unsubscribe mail with an invalid token ignored")
+    db.session.commit()
+    for key in read:
+        box.discard(key)
+    return applied
