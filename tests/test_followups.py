@@ -9,7 +9,8 @@ from tests.conftest import BASE_URL
 from tests.factories import in_context, make_event, make_user, reload
 from webapp.extensions import db
 from webapp.models import Contact, utcnow
-from webapp.services import connections, followups
+from webapp.services import cadences, followups
+from webapp.services import tags as tags_service
 
 
 def make_contact(app, owner, person=None, event=None, *, note="", tags=(), met_hours_ago=1, **fields) -> Contact:
@@ -21,7 +22,7 @@ def make_contact(app, owner, person=None, event=None, *, note="", tags=(), met_h
         db.session.add(contact)
         db.session.flush()
         if tags:
-            connections.add_tags(contact, list(tags))
+            tags_service.add(contact, list(tags))
         db.session.commit()
         if detach:
             db.session.refresh(contact)
@@ -86,9 +87,12 @@ def test_mark_followed_up_and_keep_in_touch_set_state_and_dates(ctx):
     now = utcnow() - timedelta(days=10)
     first, second = make_contact(ctx, owner, make_user(ctx)), make_contact(ctx, owner, make_user(ctx))
     followups.mark_followed_up(first, now=now)
-    assert (first.state, first.followed_up_at) == ("followed_up", now)
+    assert (first.state, first.followed_up_at, first.last_touched_at) == ("followed_up", now, now)
+    assert [(i.kind, i.at) for i in cadences.history(first)] == [("followed_up", now)]
     followups.keep_in_touch(second, 30, now=now)
-    assert (second.state, second.cadence_days, second.next_reminder_at) == ("done", 30, now + timedelta(days=30))
+    # The clock runs from the last touch (meeting them, an hour ago), not from the click.
+    assert (second.state, second.cadence_days) == ("done", 30)
+    assert second.next_reminder_at == second.last_touched_at + timedelta(days=30)
     assert followups.pending_count(owner) == 0
 
 

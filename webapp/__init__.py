@@ -94,7 +94,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.admin.routes import bp as admin_bp
     from webapp.auth.routes import bp as auth_bp
     from webapp.badges.routes import bp as badges_bp
-    from webapp.contacts.routes import bp as contacts_bp
+    from webapp.contacts import bp as contacts_bp
     from webapp.events import bp as events_bp
     from webapp.followups.routes import bp as followups_bp
     from webapp.main.routes import bp as main_bp

@@ -13,8 +13,10 @@ from flask import current_app
 
 from webapp.api import serializers as s
 from webapp.models.contact import SOURCES, STATES
-from webapp.services.connections import MAX_NOTE, MAX_TAG_LENGTH, MAX_TAGS
+from webapp.services.connections import MAX_NOTE
 from webapp.services.contact_sync import MAX_PAGE
+from webapp.services.tags import MAX_LENGTH as MAX_TAG_LENGTH
+from webapp.services.tags import MAX_TAGS
 
 VERSION = "1.0.0"
 NO_NUL = "^[^\\u0000]*$"  # PostgreSQL text can't hold NUL characters

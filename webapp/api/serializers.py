@@ -18,9 +18,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from webapp.models import Contact, Event, Scan, User
 from webapp.services import ValidationFailed, people
-from webapp.services.connections import MAX_NOTE, MAX_TAG_LENGTH, MAX_TAGS, ScanResult
+from webapp.services.connections import MAX_NOTE, ScanResult
 from webapp.services.contact_sync import MAX_PAGE
 from webapp.services.mail import external_url
+from webapp.services.tags import MAX_LENGTH as MAX_TAG_LENGTH
+from webapp.services.tags import MAX_TAGS
 
 MAX_ID = 2**31 - 1  # integer columns: larger ids exist nowhere
 MAX_BADGE = 300

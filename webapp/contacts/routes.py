@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
@@ -10,10 +10,9 @@ from wtforms.validators import Length, Optional
 
 from webapp.access import or_404
 from webapp.auth.forms import ConfirmForm
+from webapp.contacts import bp
 from webapp.extensions import db
 from webapp.services import connections, contacts, people
-
-bp = Blueprint("contacts", __name__)
 
 
 class NoteForm(FlaskForm):

@@ -3,7 +3,15 @@
 from webapp.models.api_token import ApiToken
 from webapp.models.base import Base, utcnow
 from webapp.models.connection import Block, Scan
-from webapp.models.contact import Contact, ContactSource, FollowUpState, Tag, contact_tag
+from webapp.models.contact import (
+    Contact,
+    ContactSource,
+    FollowUpState,
+    Interaction,
+    InteractionKind,
+    Tag,
+    contact_tag,
+)
 from webapp.models.event import Attendance, Event, EventOrganizer
 from webapp.models.outbox import OutboxMessage, OutboxStatus, SuppressedAddress
 from webapp.models.registrant_import import ImportStatus, RegistrantImport, RegistrantOptOut
@@ -21,6 +29,8 @@ __all__ = [
     "EventOrganizer",
     "FollowUpState",
     "ImportStatus",
+    "Interaction",
+    "InteractionKind",
     "OutboxMessage",
     "OutboxStatus",
     "RegistrantImport",

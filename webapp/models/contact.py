@@ -26,8 +26,23 @@ class FollowUpState(enum.StrEnum):
     SNOOZED = "snoozed"
 
 
+class InteractionKind(enum.StrEnum):
+    """Ways of keeping in touch; each one resets the contact's reminder clock."""
+
+    EMAIL = "email"
+    CALL = "call"
+    MEETING = "meeting"
+    REFERRAL = "referral"
+    INVITE = "invite"
+    ARTICLE = "article"
+    OTHER = "other"
+    FOLLOWED_UP = "followed_up"  # marked followed up after an event
+    MET = "met"  # met again at an event (a new scan)
+
+
 SOURCES = tuple(s.value for s in ContactSource)
 STATES = tuple(s.value for s in FollowUpState)
+INTERACTION_KINDS = tuple(k.value for k in InteractionKind)
 
 contact_tag = Table(
     "contact_tag",
@@ -59,6 +74,7 @@ class Contact(Base):
         CheckConstraint(f"source IN {SOURCES!r}", name="source_known"),
         CheckConstraint(f"state IN {STATES!r}", name="state_known"),
         Index("ix_contact_owner_updated", "owner_id", "updated_at"),
+        Index("ix_contact_owner_email", "owner_id", "email"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,3 +109,25 @@ class Contact(Base):
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])
     event: Mapped[Event | None] = relationship()
     tags: Mapped[list[Tag]] = relationship(secondary=contact_tag, order_by=Tag.name)
+
+
+class Interaction(Base):
+    """One touch with a contact: logged by the owner, or recorded when they
+    follow up or meet again. Private to the contact's owner."""
+
+    __tablename__ = "interaction"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {INTERACTION_KINDS!r}", name="kind_known"),
+        Index("ix_interaction_contact_at", "contact_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contact: Mapped[Contact] = relationship()
+    event: Mapped[Event | None] = relationship()

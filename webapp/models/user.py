@@ -25,6 +25,7 @@ class User(UserMixin, Base):
     __tablename__ = "user"
     __table_args__ = (
         CheckConstraint(f"role IN {ROLE_VALUES!r}", name="role_known"),
+        CheckConstraint("digest_weekday BETWEEN 0 AND 6", name="digest_weekday_valid"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,6 +58,9 @@ class User(UserMixin, Base):
     email_recaps: Mapped[bool] = mapped_column(default=True)
     email_nudges: Mapped[bool] = mapped_column(default=True)
     email_digests: Mapped[bool] = mapped_column(default=True)
+    # The weekly "keep in touch" digest goes out on this day (0 = Monday), 09:00 local,
+    # once the person has set a cadence on a tag or a contact.
+    digest_weekday: Mapped[int] = mapped_column(default=0)
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]

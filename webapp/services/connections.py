@@ -32,16 +32,15 @@ from webapp.models import (
     ContactSource,
     Event,
     FollowUpState,
+    InteractionKind,
     Scan,
-    Tag,
     User,
     utcnow,
 )
-from webapp.services import DomainError, NotFound, PermissionDenied, ValidationFailed, badges, events
+from webapp.services import DomainError, NotFound, PermissionDenied, ValidationFailed, badges, cadences, events
+from webapp.services import tags as tagging
 
 MAX_NOTE = 2000
-MAX_TAGS = 10
-MAX_TAG_LENGTH = 60
 CLOCK_SKEW = timedelta(minutes=10)
 EARLIEST_BEFORE_START = timedelta(days=30)  # a phone clock that far off is wrong, not early
 
@@ -139,17 +138,6 @@ def is_blocked(a_id: int, b_id: int) -> bool:
     return found is not None
 
 
-def _clean_tags(tags: list[str] | tuple[str, ...]) -> list[str]:
-    cleaned: dict[str, str] = {}
-    for tag in tags:
-        name = " ".join(str(tag).split())[:MAX_TAG_LENGTH]
-        if name:
-            cleaned.setdefault(name.lower(), name)
-    if len(cleaned) > MAX_TAGS:
-        raise ValidationFailed(f"Use at most {MAX_TAGS} tags.", field="tags")
-    return list(cleaned.values())
-
-
 def _clean_time(scanned_at: datetime | None, now: datetime, event: Event) -> datetime:
     """When the meeting happened: now, or a device's offline timestamp that is
     neither in the future nor long before the event (a wrong phone clock)."""
@@ -215,7 +203,9 @@ def record_scan(
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
         raise ValidationFailed(f"Keep the note under {MAX_NOTE} characters.", field="note")
-    tag_names = _clean_tags(tags)
+    tag_names = tagging.clean(tags)
+    if len(tag_names) > tagging.MAX_TAGS:
+        raise ValidationFailed(f"Use at most {tagging.MAX_TAGS} tags.", field="tags")
     replay = _replay(scanner, client_id, badge, event_ref)
     if replay is not None:
         return replay
@@ -238,10 +228,13 @@ def record_scan(
             raise
         return replay
     mine = _touch_contact(scanner.id, attendance.user_id, attendance.event_id, when, scanned_me=False)
-    _touch_contact(attendance.user_id, scanner.id, attendance.event_id, when, scanned_me=True)
+    theirs = _touch_contact(attendance.user_id, scanner.id, attendance.event_id, when, scanned_me=True)
     if note:
         mine.note = f"{mine.note}\n{note}".strip() if mine.note else note
-    _add_tags(mine, scanner.id, tag_names)
+    tagging.add(mine, tag_names, enforce_limit=False)
+    if already:  # meeting again is a touch: both reminder clocks restart
+        for contact in (mine, theirs):
+            cadences.log_touch(contact, InteractionKind.MET, at=when, event_id=attendance.event_id)
     db.session.flush()
     return ScanResult(scan=scan, contact=mine, created=True, already_connected=already)
 
@@ -271,38 +264,6 @@ def _touch_contact(owner_id: int, other_id: int, event_id: int, when: datetime, 
         contact.last_touched_at = when
     contact.updated_at = utcnow()
     return contact
-
-
-def add_tags(contact: Contact, names: list[str] | tuple[str, ...]) -> None:
-    """Attach tags (by name, created for the owner if new; case-insensitive) to ``contact``."""
-    _add_tags(contact, contact.owner_id, _clean_tags(names))
-    contact.updated_at = utcnow()
-
-
-def _add_tags(contact: Contact, owner_id: int, names: list[str]) -> None:
-    if not names:
-        return
-    existing = {
-        tag.name.lower(): tag for tag in db.session.scalars(select(Tag).where(Tag.owner_id == owner_id))
-    }
-    for name in names:
-        tag = existing.get(name.lower()) or _new_tag(owner_id, name)
-        existing[name.lower()] = tag
-        if tag not in contact.tags:
-            contact.tags.append(tag)
-
-
-def _new_tag(owner_id: int, name: str) -> Tag:
-    """Create a tag; if a parallel upload just created it, use that one."""
-    tag = Tag(owner_id=owner_id, name=name)
-    try:
-        with db.session.begin_nested():
-            db.session.add(tag)
-    except IntegrityError:
-        tag = db.session.scalar(select(Tag).where(Tag.owner_id == owner_id, Tag.name == name))
-        if tag is None:
-            raise
-    return tag
 
 
 def contact_for(owner_id: int, other_id: int, *, include_deleted: bool = False) -> Contact | None:

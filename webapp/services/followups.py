@@ -16,9 +16,9 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
-from webapp.models import Contact, Event, User, utcnow
+from webapp.models import Contact, Event, InteractionKind, User, utcnow
 from webapp.models.contact import FollowUpState
-from webapp.services import NotFound, ValidationFailed, people, tokens
+from webapp.services import NotFound, ValidationFailed, cadences, people, tokens
 from webapp.services.contacts import display_name
 from webapp.services.mail import external_url
 
@@ -173,13 +173,12 @@ def _days(days: int | None, default: int) -> int:
 
 
 def mark_followed_up(contact: Contact, now: datetime | None = None) -> None:
-    """State followed_up; followed_up_at and last_touched_at become now."""
+    """State followed_up, and a touch (the reminder clock restarts) at now."""
     now = now or utcnow()
     contact.state = FollowUpState.FOLLOWED_UP.value
-    contact.followed_up_at = contact.last_touched_at = now
+    contact.followed_up_at = now
     contact.snoozed_until = None
-    contact.updated_at = now
-    db.session.flush()
+    cadences.log_touch(contact, InteractionKind.FOLLOWED_UP, at=now)
 
 
 def snooze(contact: Contact, days: int = SNOOZE_DAYS, now: datetime | None = None) -> None:
@@ -192,15 +191,12 @@ def snooze(contact: Contact, days: int = SNOOZE_DAYS, now: datetime | None = Non
 
 
 def keep_in_touch(contact: Contact, every_days: int, now: datetime | None = None) -> None:
-    """Remind every ``every_days`` days (next at now + every_days); state done."""
-    now = now or utcnow()
+    """Out of the inbox (state done) with its own cadence: reminded every
+    ``every_days`` days after the last touch."""
     every_days = _days(every_days, DEFAULT_CADENCE)
     contact.state = FollowUpState.DONE.value
-    contact.cadence_days = every_days
-    contact.next_reminder_at = now + timedelta(days=every_days)
     contact.snoozed_until = None
-    contact.updated_at = now
-    db.session.flush()
+    cadences.set_contact_cadence(contact, every_days)
 
 
 def apply(contact: Contact, action: str, days: int | None = None, now: datetime | None = None) -> None:
