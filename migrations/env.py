@@ -52,9 +52,31 @@ def run_migrations_online():
     args = configure_args()
     args.setdefault("process_revision_directives", process_revision_directives)
     with target_db.engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_db.metadata, **args)
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite rebuilds a table to alter it (drop + rename); with foreign keys
+            # on, dropping a parent table would cascade-delete its children's rows.
+            # The pragma only works outside a transaction, hence the raw connection.
+            _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(connection=connection, target_metadata=target_db.metadata, **args)
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = _sqlite_pragma(connection, "PRAGMA foreign_key_check")
+                if broken:
+                    raise RuntimeError(f"migration left rows with broken foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
+
+
+def _sqlite_pragma(connection, statement):
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        return cursor.execute(statement).fetchall()
+    finally:
+        cursor.close()
 
 
 if context.is_offline_mode():

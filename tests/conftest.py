@@ -135,6 +135,41 @@ def rate_limits(app):
     limiter.enabled = False
 
 
+def at_once(app, job, workers: int = 2) -> list:
+    """Run ``job()`` in ``workers`` threads, each in its own app context, released
+    together; return what each returned (in no order). Re-raises a thread's error."""
+    import threading
+
+    start = threading.Barrier(workers)
+    results: list = []
+    errors: list[BaseException] = []
+
+    def worker():
+        try:
+            with app.app_context():
+                start.wait(timeout=10)
+                results.append(job())
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    if errors:
+        raise errors[0]
+    assert len(results) == workers, "a worker did not finish"
+    return results
+
+
+def csrf_token_of(client, path: str = "/signup") -> str:
+    """The token the page at ``path`` carries in its <meta name="csrf-token"> for this browser session."""
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get(path).get_data(as_text=True))
+    assert match, f"no csrf-token meta tag on {path}"
+    return match.group(1)
+
+
 @pytest.fixture
 def csrf(app):
     """Turn CSRF protection on for one test (it is off by default to keep tests short)."""

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.api_support import CONTACTS, SCANS, assert_api_error, bearer, count, error_of, post_scan, token_for
-from tests.conftest import EVENT_ROLES
+from tests.conftest import EVENT_ROLES, csrf_token_of
 from tests.factories import attend, make_event, make_user
 from webapp.extensions import db
 from webapp.models import ApiToken, Contact, Scan, User
@@ -20,14 +20,6 @@ from webapp.services import api_tokens, connections
 ACCESS_TABLE_RULES = ("/api/v1/openapi.json", "/api/v1/me", "/api/v1/me/contacts", "/settings/tokens")
 
 LOGIN = "→ /login"
-
-
-def csrf_token_of(client) -> str:
-    """The token a page in this browser session carries in its <meta name="csrf-token">."""
-    page = client.get("/").get_data(as_text=True)
-    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
-    assert match, "no csrf-token meta tag"
-    return match.group(1)
 
 
 @pytest.fixture
@@ -59,7 +51,7 @@ def test_a_cookie_session_post_with_the_pages_csrf_token_works(app, client, auth
     auth.as_user(ana)
 
     response = client.post(SCANS, json={"badge": badge, "client_id": "c-1"},
-                           headers={"X-CSRFToken": csrf_token_of(client)})
+                           headers={"X-CSRFToken": csrf_token_of(client, "/")})
 
     assert response.status_code == 201
 
@@ -144,7 +136,7 @@ def test_a_tokens_use_is_recorded(app, client, pair):
 
 
 def create_token_on_page(client, name: str = "My phone") -> str:
-    page = client.post("/settings/tokens", data={"name": name, "csrf_token": csrf_token_of(client)})
+    page = client.post("/settings/tokens", data={"name": name, "csrf_token": csrf_token_of(client, "/")})
     assert page.status_code == 200
     values = re.findall(r'id="new-token"[^>]*value="(ml_[^"]+)"|value="(ml_[^"]+)"[^>]*id="new-token"',
                         page.get_data(as_text=True))
@@ -179,7 +171,7 @@ def test_the_token_pages_need_the_csrf_token(app, client, auth, csrf, pair):
 
     assert client.post(f"/settings/tokens/{token_id}/revoke").status_code == 403
     assert count(app, ApiToken, ApiToken.revoked_at.is_not(None)) == 0
-    response = client.post(f"/settings/tokens/{token_id}/revoke", data={"csrf_token": csrf_token_of(client)})
+    response = client.post(f"/settings/tokens/{token_id}/revoke", data={"csrf_token": csrf_token_of(client, "/")})
     assert urlsplit(response.headers["Location"]).path == "/settings/tokens"
     assert_api_error(app.test_client().get("/api/v1/me", headers=bearer(plaintext)), 401, "unauthenticated")
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, func, inspect, select, table
 from sqlalchemy.engine import make_url
 
 from webapp.config import normalise_database_url
@@ -22,6 +22,7 @@ FLASK = Path(sys.executable).parent / "flask"
 SETTINGS = ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "SECRET_KEY", "MEETLOOP_ENV", "BASE_URL", "PORT",
             "MEETLOOP_INSTANCE", "FLASK_APP", "FLASK_DEBUG")
 NO_DRIFT = "No new upgrade operations detected"
+SQLITE_AUTOINCREMENT = {"user", "event", "contact"}
 
 
 def flask_db(command: str, database_url: str, instance: Path, *args: str) -> subprocess.CompletedProcess:
@@ -55,7 +56,9 @@ def naming_problems(database_url: str) -> list[str]:
         for table in tables:
             expected: list[tuple[str, str | None, str]] = []  # (kind, actual, rule)
             pk = inspector.get_pk_constraint(table)
-            if pk["constrained_columns"]:
+            # SQLite's AUTOINCREMENT needs the primary key inline, where it can't be named.
+            inline = engine.dialect.name == "sqlite" and table in SQLITE_AUTOINCREMENT and pk.get("name") is None
+            if pk["constrained_columns"] and not inline:
                 expected.append(("pk", pk.get("name"), f"pk_{table}"))
             for uq in inspector.get_unique_constraints(table):
                 expected.append(("uq", uq.get("name"), f"uq_{table}_{'_'.join(uq['column_names'])}"))
@@ -135,3 +138,41 @@ def test_only_migrations_create_the_schema():
         if "create_all" in path.read_text(encoding="utf-8"):
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_sqlite_tables_rebuilt_by_a_migration_keep_their_rows_and_never_reuse_ids(tmp_path):
+    """The AUTOINCREMENT rebuild (0009) runs on a database with demo data: with
+    foreign keys on, dropping the old ``user`` table would have cascaded into
+    every child table. Afterwards a deleted user's id is never handed out again."""
+    database_url = f"sqlite:///{tmp_path / 'data.db'}"
+    instance = tmp_path / "instance"
+    assert flask_db("upgrade", database_url, instance, "0008").returncode == 0
+    environ = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    environ.update(DATABASE_URL=database_url, MEETLOOP_INSTANCE=str(instance))
+    seeded = subprocess.run([str(FLASK), "--app", "wsgi", "demo"], cwd=ROOT, env=environ, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert seeded.returncode == 0, seeded.stderr
+    tables = ("user", "event", "contact", "scan", "attendance", "interaction", "contact_tag")
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            before = {t: connection.scalar(select(func.count()).select_from(table(t))) for t in tables}
+        assert all(before.values()), before
+
+        upgrade_then_check(database_url, instance)
+
+        with engine.begin() as connection:
+            after = {t: connection.scalar(select(func.count()).select_from(table(t))) for t in tables}
+            highest = connection.exec_driver_sql('SELECT max(id) FROM "user"').scalar()
+            connection.exec_driver_sql('DELETE FROM "attendance" WHERE user_id = ?', (highest,))
+            connection.exec_driver_sql('DELETE FROM "user" WHERE id = ?', (highest,))
+            connection.exec_driver_sql(
+                "INSERT INTO \"user\" (email, email_verified, role, is_disabled, session_version, name, headline, "
+                "company, looking_for, linkedin_url, phone, timezone, photo_version, share_email, share_phone, "
+                "share_linkedin, created_at, digest_weekday) VALUES ('new@example.com', 1, 'attendee', 0, 1, 'New', "
+                "'', '', '', '', '', 'UTC', 0, 1, 0, 1, '2026-11-25 12:00:00', 0)")
+            newest = connection.exec_driver_sql("SELECT id FROM \"user\" WHERE email = 'new@example.com'").scalar()
+    finally:
+        engine.dispose()
+    assert after == before
+    assert newest == highest + 1

@@ -7,14 +7,13 @@ one email per person per day, and once however often and however concurrently
 from __future__ import annotations
 
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import BASE_URL
+from tests.conftest import BASE_URL, at_once
 from tests.factories import event_at, make_user, meet, reload
 from webapp.extensions import db
 from webapp.models import Contact, Event, OutboxMessage, User, utcnow
@@ -276,24 +275,8 @@ def test_send_due_twice_sends_one_reminder_each(app, runner, outbox, due_now):
 
 
 def test_two_workers_at_once_send_one_reminder_each(app, outbox, due_now):
-    start = threading.Barrier(2)
-    errors: list[BaseException] = []
+    at_once(app, schedule.run_due)
 
-    def worker():
-        try:
-            with app.app_context():
-                start.wait(timeout=10)
-                schedule.run_due()
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert errors == []
     with app.app_context():
         assert len(nudge_rows()) == 2
         assert {c.nudges_sent for c in db.session.scalars(select(Contact))} == {1}

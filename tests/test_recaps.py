@@ -6,14 +6,13 @@ that it arrives over real SMTP with links that work."""
 from __future__ import annotations
 
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import BASE_URL
+from tests.conftest import BASE_URL, at_once
 from tests.factories import event_at, make_user, meet, reload
 from webapp.extensions import db
 from webapp.models import Event, OutboxMessage, SuppressedAddress, User, utcnow
@@ -198,24 +197,8 @@ def test_send_due_twice_records_and_delivers_one_recap_each(app, runner, outbox,
 
 
 def test_two_workers_at_once_record_one_recap_each(app, outbox, party):
-    start = threading.Barrier(2)
-    errors: list[BaseException] = []
+    at_once(app, schedule.run_due)
 
-    def worker():
-        try:
-            with app.app_context():
-                start.wait(timeout=10)
-                schedule.run_due()
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert errors == []
     with app.app_context():
         rows = recap_rows()
         assert len(rows) == 3 and {r.status for r in rows} == {"sent"}

@@ -8,20 +8,13 @@ import re
 import pytest
 from flask import url_for
 
-from tests.conftest import BASE_URL
+from tests.conftest import BASE_URL, csrf_token_of
 from tests.factories import PASSWORD, make_user
 from webapp.services import accounts, tokens
 
 
 def signed_in(client) -> bool:
     return client.get("/account").status_code == 200
-
-
-def csrf_token_of(client) -> str:
-    """The token a page in this browser session carries in its <meta name="csrf-token">."""
-    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get("/signup").get_data(as_text=True))
-    assert match, "no csrf-token meta tag"
-    return match.group(1)
 
 
 # --- CSRF ------------------------------------------------------------------------------
@@ -42,6 +35,7 @@ CSRF_ROUTES = [
     ("auth.confirm_email_change", False, {}),
     ("auth.change_password", True, {"current_password": PASSWORD, "password": "a long enough password",
                                     "confirm": "a long enough password"}),
+    ("auth.delete_account", True, {"email": "{email}"}),
 ]
 LINK_PURPOSES = {
     "auth.link_signin": accounts.SIGNIN,

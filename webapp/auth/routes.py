@@ -226,3 +226,7 @@ def change_password():
             flash("Password saved. Other devices are signed out.", "success")
             return redirect(url_for("auth.account"))
     return render_template("auth/account.html", email_form=ChangeEmailForm(), password_form=form), 422
+
+
+# Views in other modules attach themselves to ``bp``.
+from webapp.auth import deletion  # noqa: E402, F401

@@ -5,4 +5,4 @@ from flask import Blueprint
 bp = Blueprint("contacts", __name__)
 
 # The view modules attach their views to ``bp``.
-from webapp.contacts import routes  # noqa: E402, F401
+from webapp.contacts import exports, importing, keeping, routes, tag_views, touch_links  # noqa: E402, F401

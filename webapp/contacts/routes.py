@@ -1,71 +1,146 @@
-"""Your connections: the people you met, who scanned you, removing and blocking."""
+"""The address book list and one contact's page: notes, details, removing and blocking."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from wtforms import TextAreaField
-from wtforms.validators import Length, Optional
 
 from webapp.access import or_404
 from webapp.auth.forms import ConfirmForm
 from webapp.contacts import bp
+from webapp.contacts.forms import (
+    BulkTagForm,
+    CadenceForm,
+    ContactForm,
+    FilterForm,
+    NewContactForm,
+    NoteForm,
+    TagsForm,
+    TouchForm,
+    choices,
+)
 from webapp.extensions import db
-from webapp.services import connections, contacts, people
+from webapp.forms_support import REFUSED, submit
+from webapp.models import utcnow
+from webapp.services import ValidationFailed, cadences, connections, contacts, people, tags
+
+PER_PAGE = 50
 
 
-class NoteForm(FlaskForm):
-    note = TextAreaField("Private note", validators=[Optional(), Length(max=contacts.MAX_NOTE)], render_kw={"rows": 4})
-
-
-def _contact_or_404(contact_id: int):
+def contact_or_404(contact_id: int):
     return or_404(contacts.owned, current_user, contact_id)
 
 
 @bp.get("/contacts")
 @login_required
 def index():
-    return render_template("contacts/index.html", contacts=contacts.recent(current_user))
+    filters = FilterForm(request.args)
+    owned_tags = tags.by_owner(current_user)
+    filters.tag.choices = choices([("", "Any tag")] + [(str(tag.id), tag.name) for tag, _ in owned_tags])
+    filters.event.choices = choices([("", "Any event")] + [(str(e.id), e.name)
+                                                           for e in contacts.events_met_at(current_user)])
+    filters.validate()  # shape only: out-of-range values fall back to "no filter"
+    query = contacts.search(
+        current_user, q=filters.q.data or "", tag_id=filters.tag.data, event_id=filters.event.data,
+        state=filters.state.data or None, sort=filters.sort.data or "recent",
+    )
+    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("contacts/index.html", page=page, filters=filters, args=args, filtered=bool(args),
+                           now=utcnow(), bulk=BulkTagForm(back=request.full_path),
+                           tag_names=[t.name for t, _ in owned_tags])
 
 
 @bp.get("/contacts/<int:contact_id>")
 @login_required
 def show(contact_id: int):
-    contact = _contact_or_404(contact_id)
+    contact = contact_or_404(contact_id)
+    return _show(contact)
+
+
+def _show(contact, status: int = 200, **forms):
     card = people.card(contact.user) if contact.user else None
+    defaults = {
+        "note_form": NoteForm(note=contact.note, formdata=None),
+        "touch_form": TouchForm(formdata=None),
+        "cadence_form": CadenceForm(cadence=contact.cadence_days, formdata=None),
+        "tags_form": TagsForm(tags=", ".join(t.name for t in contact.tags), formdata=None),
+        "edit_form": None if contact.user else ContactForm(obj=contact, formdata=None),
+    }
+    defaults.update(forms)
     return render_template(
-        "contacts/show.html", contact=contact, card=card, note_form=NoteForm(note=contact.note), form=ConfirmForm()
-    )
+        "contacts/show.html", contact=contact, card=card, form=ConfirmForm(), history=cadences.history(contact),
+        labels=cadences.LABELS, now=utcnow(),
+        cadence=cadences.effective_cadence(contact), tag_names=[t.name for t, _ in tags.by_owner(current_user)],
+        **defaults,
+    ), status
 
 
 @bp.post("/contacts/<int:contact_id>/note")
 @login_required
 def save_note(contact_id: int):
-    contact = _contact_or_404(contact_id)
+    contact = contact_or_404(contact_id)
     form = NoteForm()
-    if form.validate_on_submit():
-        contacts.set_note(contact, form.note.data)
-        db.session.commit()
-        flash("Note saved.", "success")
+    if not form.validate_on_submit() or submit(form, contacts.set_note, contact, form.note.data) is REFUSED:
+        return _show(contact, 422, note_form=form)
+    flash("Note saved.", "success")
     return redirect(url_for("contacts.show", contact_id=contact.id))
+
+
+@bp.post("/contacts/<int:contact_id>/details")
+@login_required
+def edit(contact_id: int):
+    """Name, email, phone, company and headline of someone not on MeetLoop."""
+    contact = contact_or_404(contact_id)
+    if contact.user_id is not None:
+        abort(404)  # a MeetLoop member's details are theirs to edit
+    form = ContactForm()
+    if not form.validate_on_submit() or submit(form, contacts.edit, contact, **form.values()) is REFUSED:
+        return _show(contact, 422, edit_form=form)
+    flash("Details saved.", "success")
+    return redirect(url_for("contacts.show", contact_id=contact.id))
+
+
+@bp.route("/contacts/new", methods=["GET", "POST"])
+@login_required
+def new():
+    form = NewContactForm()
+    if form.validate_on_submit():
+        contact = submit(form, _create, form)
+        if contact is not REFUSED:
+            flash(f"{contacts.display_name(contact)} added.", "success")
+            return redirect(url_for("contacts.show", contact_id=contact.id))
+    status = 422 if form.errors else 200
+    return render_template("contacts/new.html", form=form,
+                           tag_names=[t.name for t, _ in tags.by_owner(current_user)]), status
+
+
+def _create(form: NewContactForm):
+    contact = contacts.create(current_user, note=form.note.data or "", **form.values())
+    names = [part for part in (form.tags.data or "").split(",") if part.strip()]
+    if names:
+        try:
+            tags.add(contact, names)
+        except ValidationFailed as exc:
+            raise ValidationFailed(exc.message, field="tags") from None
+    return contact
 
 
 @bp.post("/contacts/<int:contact_id>/remove")
 @login_required
 def remove(contact_id: int):
-    contact = _contact_or_404(contact_id)
+    contact = contact_or_404(contact_id)
     if ConfirmForm().validate_on_submit():
         connections.remove_contact(current_user, contact)
         db.session.commit()
-        flash("Removed from your connections.", "info")
+        flash("Removed from your contacts.", "info")
     return redirect(url_for("contacts.index"))
 
 
 @bp.post("/contacts/<int:contact_id>/block")
 @login_required
 def block(contact_id: int):
-    contact = _contact_or_404(contact_id)
+    contact = contact_or_404(contact_id)
     if contact.user_id is None:
         abort(404)
     if ConfirmForm().validate_on_submit():

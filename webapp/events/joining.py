@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user
 from webapp.auth.forms import ConfirmForm, EmailOnlyForm
 from webapp.auth.routes import LINKS_PER_EMAIL, PER_IP
 from webapp.auth.session import email_rate_key
-from webapp.events import bp
+from webapp.events import bp, display
 from webapp.events.forms import JoinByEmailForm, JoinForm
 from webapp.extensions import db, limiter
 from webapp.models import Event
@@ -33,6 +33,18 @@ def _landing(event: Event) -> str:
     if event.cancelled_at is not None:
         return url_for("events.show", ref=event.slug)
     return url_for("badges.my_badge", ref=event.slug)
+
+
+def _joined(event: Event):
+    """After joining: the badge, or the event page when people the newcomer
+    knows are going too, so they see who at once."""
+    going = display.who_is_going(event)
+    if going is None or not going.total:
+        flash(f"You're in! This is your badge for {event.name}.", "success")
+        return redirect(_landing(event))
+    known = "1 person you know is" if going.total == 1 else f"{going.total} people you know are"
+    flash(f"You're in! {known} going too. Your badge is under “My badge”.", "success")
+    return redirect(url_for("events.show", ref=event.slug, _anchor="who-is-going"))
 
 
 @bp.get("/join/<code>")
@@ -60,8 +72,7 @@ def join(code: str):
     except DomainError as exc:
         return _closed(event, exc.message)
     db.session.commit()
-    flash(f"You're in! This is your badge for {event.name}.", "success")
-    return redirect(_landing(event))
+    return _joined(event)
 
 
 @bp.post("/join/<code>/email")
@@ -89,8 +100,7 @@ def invitation(token: str):
             invited, _ = joining.accept_invitation(token)
             login_user(invited.user)
             db.session.commit()
-            flash(f"You're in! This is your badge for {invited.event.name}.", "success")
-            return redirect(_landing(invited.event))
+            return _joined(invited.event)
         invited = joining.read_invitation(token)
     except DomainError as exc:
         db.session.rollback()

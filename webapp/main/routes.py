@@ -7,18 +7,24 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from webapp.extensions import db
-from webapp.services import contacts, events
+from webapp.models import utcnow
+from webapp.services import cadences, contacts, events, reasons
 
 bp = Blueprint("main", __name__)
 
 THEME_COLOR = "#1d6fd8"
+HOME_DUE_LIMIT = 5  # "Get back in touch": the most overdue few; the rest are on the losing-touch page
 
 
 @bp.get("/")
 def index():
     if current_user.is_authenticated:
         upcoming, _past = events.my_events(current_user)
-        return render_template("main/home.html", upcoming=upcoming, recent=contacts.recent(current_user, limit=5))
+        now = utcnow()
+        return render_template("main/home.html", upcoming=upcoming, recent=contacts.recent(current_user, limit=5),
+                               now=now, get_back=reasons.due_list(current_user, now, limit=HOME_DUE_LIMIT),
+                               due_count=cadences.due_count(current_user, now),
+                               has_cadence=cadences.has_cadence(current_user))
     return render_template("main/landing.html")
 
 

@@ -12,6 +12,7 @@ from webapp.models.contact import (
     Tag,
     contact_tag,
 )
+from webapp.models.contact_import import ContactImport, ImportKind
 from webapp.models.event import Attendance, Event, EventOrganizer
 from webapp.models.outbox import OutboxMessage, OutboxStatus, SuppressedAddress
 from webapp.models.registrant_import import ImportStatus, RegistrantImport, RegistrantOptOut
@@ -24,10 +25,12 @@ __all__ = [
     "Base",
     "Block",
     "Contact",
+    "ContactImport",
     "ContactSource",
     "Event",
     "EventOrganizer",
     "FollowUpState",
+    "ImportKind",
     "ImportStatus",
     "Interaction",
     "InteractionKind",

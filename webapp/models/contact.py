@@ -75,6 +75,7 @@ class Contact(Base):
         CheckConstraint(f"state IN {STATES!r}", name="state_known"),
         Index("ix_contact_owner_updated", "owner_id", "updated_at"),
         Index("ix_contact_owner_email", "owner_id", "email"),
+        {"sqlite_autoincrement": True},  # one-click links name contacts by id: never reuse one
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -13,7 +13,10 @@ from webapp.models.user import User
 
 class Event(Base):
     __tablename__ = "event"
-    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        {"sqlite_autoincrement": True},  # invitation links name events by id: never reuse one
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)

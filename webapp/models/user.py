@@ -26,6 +26,8 @@ class User(UserMixin, Base):
     __table_args__ = (
         CheckConstraint(f"role IN {ROLE_VALUES!r}", name="role_known"),
         CheckConstraint("digest_weekday BETWEEN 0 AND 6", name="digest_weekday_valid"),
+        # Links and sessions name users by id: SQLite must never hand a deleted one's id to someone new.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import BooleanField
+from wtforms import BooleanField, SelectChoice, SelectField
 
 from webapp.auth.forms import ConfirmForm
 from webapp.extensions import csrf, db, limiter
-from webapp.services import tokens, unsubscribe
+from webapp.forms_support import REFUSED, submit
+from webapp.services import digest, tokens, unsubscribe
 
 bp = Blueprint("preferences", __name__)
 
@@ -25,6 +26,8 @@ class EmailPreferencesForm(FlaskForm):
     recaps = BooleanField("Recaps: the people I met, the morning after an event")
     nudges = BooleanField("Nudges: reminders to follow up with people I met")
     digests = BooleanField("Digests: contacts it's time to get back in touch with")
+    digest_weekday = SelectField("Digest day", choices=[SelectChoice(n, day) for n, day in enumerate(digest.WEEKDAYS)],
+                                 coerce=int)
 
 
 def _invalid(message: str):
@@ -60,10 +63,14 @@ def unsubscribe_post(token: str):
 @login_required
 def email_settings():
     form = EmailPreferencesForm(data={"recaps": current_user.email_recaps, "nudges": current_user.email_nudges,
-                                      "digests": current_user.email_digests})
-    if form.validate_on_submit():
-        unsubscribe.set_preferences(current_user, form.recaps.data, form.nudges.data, form.digests.data)
-        db.session.commit()
+                                      "digests": current_user.email_digests,
+                                      "digest_weekday": current_user.digest_weekday})
+    if form.validate_on_submit() and submit(form, unsubscribe.set_preferences, current_user, form.recaps.data,
+                                            form.nudges.data, form.digests.data,
+                                            form.digest_weekday.data) is not REFUSED:
         flash("Email preferences saved.", "success")
         return redirect(url_for("preferences.email_settings"))
-    return render_template("preferences/email.html", form=form)
+    zone = digest.zone(current_user).key.replace("_", " ")
+    form.digest_weekday.description = (f"Sent at {digest.SEND_HOUR:02d}:00 your time ({zone}), only when someone "
+                                       "is due, once you've set a cadence on a tag or a contact.")
+    return render_template("preferences/email.html", form=form), 422 if form.errors else 200

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
-from webapp.models import Attendance, Contact, ContactSource, FollowUpState, User, utcnow
+from webapp.models import Attendance, Block, Contact, ContactSource, Event, FollowUpState, User, contact_tag, utcnow
 from webapp.services import NotFound, ValidationFailed
 
 MAX_NOTE = 5000
@@ -33,6 +33,54 @@ def recent(owner: User, limit: int | None = None) -> list[Contact]:
         .limit(limit)
     )
     return list(db.session.scalars(query))
+
+
+SORTS = {"recent": "Last in touch", "name": "Name", "due": "Reminder due", "met": "Recently met"}
+
+
+def search(owner: User, *, q: str = "", tag_id: int | None = None, event_id: int | None = None,
+           state: str | None = None, sort: str = "recent"):
+    """``owner``'s live contacts matching the filters, as a query to paginate.
+
+    ``q`` looks in the name, headline and company (a MeetLoop contact's
+    *current* profile), the email they share, and the owner's own note.
+    """
+    person = User.__table__.alias("person")
+    name = func.coalesce(person.c.name, Contact.name)
+    query = (
+        select(Contact).outerjoin(person, person.c.id == Contact.user_id)
+        .where(Contact.owner_id == owner.id, Contact.deleted_at.is_(None))
+        .options(selectinload(Contact.user), selectinload(Contact.event), selectinload(Contact.tags))
+    )
+    term = " ".join((q or "").split()).lower()[:100]
+    if term:
+        shared_email = case((person.c.share_email.is_(True), person.c.email), else_="")
+
+        def has(column):
+            return func.lower(func.coalesce(column, "")).contains(term, autoescape=True)
+
+        query = query.where(or_(
+            has(name), has(person.c.headline), has(person.c.company), has(shared_email),
+            has(Contact.headline), has(Contact.company), has(Contact.email), has(Contact.note),
+        ))
+    if tag_id is not None:
+        query = query.where(Contact.id.in_(select(contact_tag.c.contact_id).where(contact_tag.c.tag_id == tag_id)))
+    if event_id is not None:
+        query = query.where(Contact.event_id == event_id)
+    if state in {s.value for s in FollowUpState}:
+        query = query.where(Contact.state == state)
+    order = {
+        "name": (func.lower(name), Contact.id),
+        "due": (Contact.next_reminder_at.asc().nulls_last(), Contact.id),
+        "met": (Contact.met_at.desc().nulls_last(), Contact.id.desc()),
+    }.get(sort, (func.coalesce(Contact.last_touched_at, Contact.met_at).desc().nulls_last(), Contact.id.desc()))
+    return query.order_by(*order)
+
+
+def events_met_at(owner: User) -> list[Event]:
+    """Events where ``owner`` met at least one of their live contacts, newest first."""
+    met = select(Contact.event_id).where(Contact.owner_id == owner.id, Contact.deleted_at.is_(None))
+    return list(db.session.scalars(select(Event).where(Event.id.in_(met)).order_by(Event.starts_at.desc())))
 
 
 def set_note(contact: Contact, note: str) -> None:
@@ -68,8 +116,8 @@ def find_by_email(owner: User, email: str) -> Contact | None:
     return db.session.scalar(
         select(Contact).outerjoin(User, User.id == Contact.user_id)
         .where(Contact.owner_id == owner.id, Contact.deleted_at.is_(None),
-               or_(func.lower(Contact.email) == email,
-                   and_(func.lower(User.email) == email, User.share_email.is_(True))))
+               # Both are stored lower-cased (clean_fields, accounts.normalise_email): indexes apply.
+               or_(Contact.email == email, and_(User.email == email, User.share_email.is_(True))))
         .order_by(Contact.id).limit(1)
     )
 
@@ -100,11 +148,35 @@ def create(owner: User, *, source: str = ContactSource.MANUAL.value, note: str =
     return contact
 
 
+def edit(contact: Contact, **values: str) -> None:
+    """Change an unlinked contact's own details (a MeetLoop member's are theirs)."""
+    if contact.user_id is not None:
+        raise ValidationFailed("Their details come from their MeetLoop profile.", field="name")
+    fields = clean_fields(values)
+    other = find_by_email(contact.owner, fields["email"]) if fields["email"] else None
+    if other is not None and other.id != contact.id:
+        raise ValidationFailed("Another of your contacts has this email.", field="email")
+    for name, value in fields.items():
+        setattr(contact, name, value)
+    contact.updated_at = utcnow()
+    db.session.flush()
+
+
 def attending(owner: User, event_id: int) -> list[Contact]:
-    """``owner``'s live contacts who are registered for the event, by name."""
+    """``owner``'s live contacts who are registered for the event, by name.
+
+    Only people who chose to be on the event's "who's here" list (unlisted,
+    they were told other attendees won't see they're coming), never a disabled
+    account, and nobody blocked either way.
+    """
+    blocked = exists().where(or_(
+        (Block.blocker_id == owner.id) & (Block.blocked_id == Contact.user_id),
+        (Block.blocker_id == Contact.user_id) & (Block.blocked_id == owner.id),
+    ))
     return list(db.session.scalars(
         select(Contact).join(User, User.id == Contact.user_id)
         .join(Attendance, (Attendance.user_id == Contact.user_id) & (Attendance.event_id == event_id))
-        .where(Contact.owner_id == owner.id, Contact.deleted_at.is_(None))
+        .where(Contact.owner_id == owner.id, Contact.deleted_at.is_(None), Contact.user_id != owner.id,
+               Attendance.listed.is_(True), User.is_disabled.is_(False), ~blocked)
         .options(selectinload(Contact.user)).order_by(User.name, Contact.id)
     ))

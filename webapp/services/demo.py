@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from typing import NamedTuple
 
 from webapp.models import Role, utcnow
-from webapp.services import accounts, connections, events
+from webapp.services import accounts, cadences, connections, contacts, digest, events, tags
 
 
 class Login(NamedTuple):
@@ -95,6 +95,7 @@ def seed() -> bool:
         events.add_attendee(upcoming, person, via="demo")
     _check_ins(past, organizer, badges)
     _meetings(past, people, badges)
+    _address_book(people[0], today)
     return True
 
 
@@ -133,3 +134,39 @@ def _meetings(event, people, badges) -> None:
                 person, badges[other.id].badge_token, f"demo-{n}-{k}", scanned_at=when,
                 note=rng.choice(NOTES), tags=tags,
             )
+
+
+# Ana's older relationships: name, email, company, headline, tags, (days ago, kind, note) of the last touch.
+OLD_CONTACTS = (
+    ("Marta Silva", "marta@solara.example", "Solara", "Former design lead, now in Berlin", ("Former colleagues",),
+     (130, "call", "Talked about her move to Berlin and a possible climate-tech role")),
+    ("Rui Costa", "rui@costa.example", "Costa & Filhos", "Operations director", ("Former colleagues",),
+     (210, "meeting", "Lunch near the old office")),
+    ("Tomás Pereira", "tomas@pereira.example", "Freelance", "Brand strategist", ("Former colleagues",),
+     (40, "email", "Sent him the Solara case study")),
+    ("Inês Duarte", "ines@greenport.example", "Greenport", "Head of product", ("Clients",),
+     (45, "referral", "Referred a UX researcher to her team")),
+    ("Paul Grant", "paul@acme.example", "Acme Logistics", "VP Operations", ("Clients",),
+     (10, "article", "Shared the piece on route optimisation")),
+)
+# Imported long ago and never touched since: the Reactivate suggestion.
+DORMANT = (("Sofia Almeida", "sofia@almeida.example", "Almeida Arquitetos"),
+           ("Henrik Berg", "henrik@berg.example", "Nordlys Energy"))
+CADENCES = {"Former colleagues": 90, "Clients": 30}
+
+
+def _address_book(ana, today) -> None:
+    """Tagged contacts with cadences, a history of touches, some overdue: a real losing-touch list."""
+    for name, email, company, headline, tag_names, (days_ago, kind, note) in OLD_CONTACTS:
+        entry = contacts.create(ana, source="manual", name=name, email=email, company=company, headline=headline)
+        entry.created_at = today - timedelta(days=400)
+        tags.add(entry, tag_names)
+        cadences.log_touch(entry, kind, at=today - timedelta(days=days_ago), note=note)
+    for name, email, company in DORMANT:
+        entry = contacts.create(ana, source="import", name=name, email=email, company=company)
+        entry.created_at = today - timedelta(days=500)
+    for tag_name, days in CADENCES.items():
+        cadences.set_tag_cadence(tags.find(ana.id, tag_name), days)
+    # This week's digest, as it went out this morning: her digest day is today.
+    ana.digest_weekday = today.astimezone(events.zone(ana.timezone)).weekday()
+    digest.queue_for([ana], today)

@@ -113,7 +113,7 @@ def decode(data: bytes) -> tuple[str, str | None]:
     return text, note
 
 
-def _delimiter(header_line: str) -> str:
+def sniff_delimiter(header_line: str) -> str:
     """The delimiter the header row uses most outside quotes (``,`` if none)."""
     counts = dict.fromkeys(",;\t", 0)
     quoted = False
@@ -172,7 +172,7 @@ def parse(data: bytes) -> ParsedFile:
     if not first_line:
         raise ImportFileError("This file is empty.")
     result = ParsedFile(notes=[encoding_note] if encoding_note else [])
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter or _delimiter(first_line))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter or sniff_delimiter(first_line))
     columns: dict[str, int] | None = None
     seen: dict[str, int] = {}  # address -> the line it first appeared on
     fixes: Counter[str] = Counter()

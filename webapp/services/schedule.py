@@ -13,7 +13,7 @@ from flask import current_app
 
 from webapp.extensions import db
 from webapp.models import utcnow
-from webapp.services import nudges, outbox, recaps, tokens, unsubscribe
+from webapp.services import contact_import, digest, nudges, outbox, recaps, tokens, unsubscribe
 
 
 def run_due(now: datetime | None = None) -> dict[str, int]:
@@ -21,6 +21,7 @@ def run_due(now: datetime | None = None) -> dict[str, int]:
     now = now or utcnow()
     counts: dict[str, int] = {}
     counts["expired_links_forgotten"] = tokens.purge_expired()
+    counts["stale_uploads_deleted"] = contact_import.purge(now)
     db.session.commit()
     if current_app.config["UNSUBSCRIBE_MAILDIR"]:
         counts["unsubscribed_by_mail"] = unsubscribe.read_mailbox(current_app.config["UNSUBSCRIBE_MAILDIR"])
@@ -28,6 +29,8 @@ def run_due(now: datetime | None = None) -> dict[str, int]:
     counts["recaps_queued"] = recaps.run_due(now)
     db.session.commit()
     counts["nudges_queued"] = nudges.queue_due(now)
+    db.session.commit()
+    counts["digests_queued"] = digest.queue_due(now)
     db.session.commit()
     report = outbox.deliver_due()
     counts.update(sent=report.sent, retrying=report.retrying, failed=report.failed)

@@ -20,7 +20,7 @@ from flask import current_app
 
 from webapp.extensions import db
 from webapp.models import User
-from webapp.services import tokens
+from webapp.services import ValidationFailed, tokens
 from webapp.services.mail import external_url
 
 PURPOSE = "unsubscribe"
@@ -84,9 +84,14 @@ def apply(token: str) -> tuple[User, str]:
     return user, kind
 
 
-def set_preferences(user: User, recaps: bool, nudges: bool, digests: bool) -> None:
-    """Set which non-transactional emails ``user`` gets, each on its own; flushes."""
+def set_preferences(user: User, recaps: bool, nudges: bool, digests: bool, digest_weekday: int | None = None) -> None:
+    """Set which non-transactional emails ``user`` gets, each on its own, and
+    the digest's day (0 = Monday; None leaves it as it is); flushes."""
+    if digest_weekday is not None and (type(digest_weekday) is not int or not 0 <= digest_weekday <= 6):
+        raise ValidationFailed("Choose a day of the week.", field="digest_weekday")
     user.email_recaps, user.email_nudges, user.email_digests = bool(recaps), bool(nudges), bool(digests)
+    if digest_weekday is not None:
+        user.digest_weekday = digest_weekday
     db.session.flush()
 
 

@@ -1,0 +1,103 @@
+"""Address book forms. They check shape only; the rules live in the services."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, EmailField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import Email, InputRequired, Length, Optional
+
+from webapp.models import FollowUpState
+from webapp.services import cadences, contacts, tags
+
+NO_CADENCE = ""
+
+
+def _int_or_none(value: object) -> int | None:
+    """Form text or model data to a whole number; anything else is "none"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 10 else None
+
+
+def choices(pairs) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def cadence_choices(none_label: str) -> list[SelectChoice]:
+    return choices([(NO_CADENCE, none_label)] + [(str(days), f"Every {label}") for days, label in cadences.CHOICES])
+
+
+class NoteForm(FlaskForm):
+    note = TextAreaField("Private note", validators=[Optional(), Length(max=contacts.MAX_NOTE)], render_kw={"rows": 4})
+
+
+class ContactForm(FlaskForm):
+    """Someone who is not (or not yet) on MeetLoop."""
+
+    name = StringField("Name", validators=[Length(max=120)], render_kw={"autocomplete": "off"})
+    email = EmailField("Email", validators=[Optional(), Email(check_deliverability=False,
+                                                              message="Enter a valid email address."),
+                                            Length(max=254)])
+    phone = StringField("Phone", validators=[Length(max=40)], render_kw={"inputmode": "tel"})
+    company = StringField("Company", validators=[Length(max=120)])
+    headline = StringField("Headline", validators=[Length(max=160)], description="What they do, in a line.")
+
+    def values(self) -> dict[str, str]:
+        return {name: self[name].data or "" for name in contacts.FIELDS}
+
+
+class NewContactForm(ContactForm):
+    note = TextAreaField("Private note", validators=[Optional(), Length(max=contacts.MAX_NOTE)], render_kw={"rows": 3})
+    tags = StringField("Tags", validators=[Length(max=700)], description="Separate tags with commas.")
+
+
+class TouchForm(FlaskForm):
+    kind = SelectField("What did you do?", choices=choices((k.value, cadences.LABELS[k]) for k in cadences.LOGGABLE))
+    on = DateField("When", validators=[Optional()], description="Leave empty for today.")
+    note = TextAreaField("Note", validators=[Optional(), Length(max=cadences.MAX_NOTE)], render_kw={"rows": 2})
+
+
+class CadenceForm(FlaskForm):
+    cadence = SelectField("Keep in touch", choices=cadence_choices("Follow its tags"), coerce=_int_or_none,
+                          validate_choice=False)
+
+
+class TagsForm(FlaskForm):
+    tags = StringField("Tags", validators=[Length(max=700)], description="Separate tags with commas.",
+                       render_kw={"list": "tag-names", "autocomplete": "off"})
+
+    def names(self) -> list[str]:
+        return [part for part in (self.tags.data or "").split(",") if part.strip()]
+
+
+class TagCadenceForm(FlaskForm):
+    cadence = SelectField("Cadence", choices=cadence_choices("No reminders"), coerce=_int_or_none,
+                          validate_choice=False)
+
+
+class RenameTagForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired(), Length(max=tags.MAX_LENGTH)])
+
+
+class BulkTagForm(FlaskForm):
+    """Tag or untag the contacts ticked on the list (``contact`` checkboxes)."""
+
+    action = SelectField("With the selected people", choices=choices([("tag", "Add tag"), ("untag", "Remove tag")]))
+    tag = StringField("Tag", validators=[InputRequired(message="Name a tag."), Length(max=tags.MAX_LENGTH)],
+                      render_kw={"list": "tag-names", "autocomplete": "off"})
+    back = HiddenField()
+
+
+class FilterForm(FlaskForm):
+    """The list's search and filters (GET, so no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Search", validators=[Length(max=100)], render_kw={"type": "search", "placeholder":
+                                                                       "Name, company, note…"})
+    tag = SelectField("Tag", coerce=_int_or_none, validate_choice=False)
+    event = SelectField("Met at", coerce=_int_or_none, validate_choice=False)
+    state = SelectField("Follow-up", choices=choices([("", "Any")] + [(s.value, s.value.replace("_", " ").capitalize())
+                                                                        for s in FollowUpState]), validate_choice=False)
+    sort = SelectField("Sort by", choices=choices(contacts.SORTS.items()), validate_choice=False)
