@@ -24,6 +24,9 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+bench: $(VENV)/.dev
+	$(BIN)/python -m bench $(BENCH)
+
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 

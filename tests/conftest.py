@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import tempfile
 
 # Settings from the developer's shell must not leak into tests.
@@ -25,6 +26,7 @@ os.environ["MEETLOOP_INSTANCE"] = tempfile.mkdtemp(prefix="meetloop-test-instanc
 import pytest  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
 from webapp import create_app  # noqa: E402
 from webapp.config import normalise_database_url  # noqa: E402
@@ -133,6 +135,35 @@ def rate_limits(app):
         limiter.reset()
     yield limiter
     limiter.enabled = False
+
+
+def _postgres_server_url() -> str:
+    """The maintenance database on the server the tests may use."""
+    given = os.environ.get("TEST_DATABASE_URL")
+    base = make_url(given) if given else make_url("postgresql://postgres@127.0.0.1:5432/postgres")
+    return base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def fresh_postgres_database():
+    """A brand-new, empty database on the shared server, dropped afterwards."""
+    import psycopg
+    server = _postgres_server_url()
+    try:
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        reason = f"PostgreSQL not reachable at {make_url(server).render_as_string()}: {str(exc).strip()}"
+        if os.environ.get("TEST_DATABASE_URL"):
+            pytest.fail(reason)
+        print(reason)
+        pytest.skip(reason)
+    name = f"meetloop_migr_{secrets.token_hex(6)}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield make_url(server).set(database=name).render_as_string(hide_password=False)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def at_once(app, job, workers: int = 2) -> list:

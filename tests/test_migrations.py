@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, func, inspect, select, table
-from sqlalchemy.engine import make_url
 
 from webapp.config import normalise_database_url
 
@@ -95,35 +92,6 @@ def test_sqlite_upgrade_from_empty_matches_the_models_and_names_every_constraint
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     finally:
         engine.dispose()
-
-
-def _postgres_server_url() -> str:
-    """The maintenance database on the server the tests may use."""
-    given = os.environ.get("TEST_DATABASE_URL")
-    base = make_url(given) if given else make_url("postgresql://postgres@127.0.0.1:5432/postgres")
-    return base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-
-
-@pytest.fixture
-def fresh_postgres_database():
-    """A brand-new, empty database on the shared server, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    server = _postgres_server_url()
-    try:
-        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        reason = f"PostgreSQL not reachable at {make_url(server).render_as_string()}: {str(exc).strip()}"
-        if os.environ.get("TEST_DATABASE_URL"):
-            pytest.fail(reason)
-        print(reason)
-        pytest.skip(reason)
-    name = f"meetloop_migr_{secrets.token_hex(6)}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield make_url(server).set(database=name).render_as_string(hide_password=False)
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_postgresql_upgrade_from_empty_matches_the_models_and_names_every_constraint(fresh_postgres_database, tmp_path):

@@ -1,0 +1,1 @@
+"""Benchmarks: run with `make bench`; `make test` runs each at a tiny size."""
