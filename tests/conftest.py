@@ -19,7 +19,8 @@ import secrets
 import tempfile
 
 # Settings from the developer's shell must not leak into tests.
-for _name in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "SECRET_KEY", "MEETLOOP_ENV", "BASE_URL", "PORT"):
+for _name in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "SECRET_KEY", "MEETLOOP_ENV", "BASE_URL", "PORT",
+              "BENCH_ENDPOINTS", "NUDGE_DAYS", "UNSUBSCRIBE_MAILDIR"):
     os.environ.pop(_name, None)
 os.environ["MEETLOOP_INSTANCE"] = tempfile.mkdtemp(prefix="meetloop-test-instance-")
 

@@ -105,7 +105,7 @@ def test_a_tag_of_someone_else_filters_to_nobody(app, client, book):
     assert names_on(client.get(f"/contacts?tag={tag_id}").get_data(as_text=True)) == []
 
 
-def test_the_list_pages_by_fifty(app, client, auth):
+def test_the_list_pages_by_twenty_five(app, client, auth):
     owner = make_user(app)
     with app.app_context():
         db.session.add_all(Contact(owner_id=owner.id, name=f"Person {n:03}", source="manual", state="done")
@@ -113,9 +113,9 @@ def test_the_list_pages_by_fifty(app, client, auth):
         db.session.commit()
     auth.as_user(owner)
     first = client.get("/contacts?sort=name").get_data(as_text=True)
-    second = client.get("/contacts?sort=name&page=2").get_data(as_text=True)
-    assert len(names_on(first)) == 50 and names_on(second) == [f"Person {n:03}" for n in range(50, 55)]
-    assert "Page 1 of 2" in first and "sort=name" in re.search(r'rel="next"[^>]*|href="[^"]*page=2[^"]*"', first)[0]
+    third = client.get("/contacts?sort=name&page=3").get_data(as_text=True)
+    assert len(names_on(first)) == 25 and names_on(third) == [f"Person {n:03}" for n in range(50, 55)]
+    assert "Page 1 of 3" in first and "sort=name" in re.search(r'rel="next"[^>]*|href="[^"]*page=2[^"]*"', first)[0]
 
 
 def test_an_empty_book_points_to_the_scanner(client, auth, app):
@@ -332,3 +332,20 @@ def test_someone_elses_tag_is_not_found(app, client, book):
                          ("delete", {})):
         assert client.post(f"/tags/{tag_id}/{action}", data=data).status_code == 404
     assert reload(app, Tag, tag_id).name == "Secret"
+
+
+def test_losing_touch_pages_too(app, client, auth):
+    owner = make_user(app)
+    with app.app_context():
+        for n in range(55):
+            entry = Contact(owner_id=owner.id, name=f"Person {n:03}", source="manual", state="done",
+                            last_touched_at=utcnow() - timedelta(days=100 + n))
+            db.session.add(entry)
+            db.session.flush()
+            cadences.set_contact_cadence(entry, 30)
+        db.session.commit()
+    auth.as_user(owner)
+    first = client.get("/contacts/losing-touch").get_data(as_text=True)
+    last = client.get("/contacts/losing-touch?page=3").get_data(as_text=True)
+    assert names_on(first)[:2] == ["Person 054", "Person 053"] and len(names_on(first)) == 25
+    assert names_on(last) == [f"Person {n:03}" for n in range(4, -1, -1)]

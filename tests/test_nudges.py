@@ -319,3 +319,15 @@ def test_a_reminder_arrives_over_smtp_and_its_links_work(app, client, auth, smtp
     client.post(unsubscribe_url.removeprefix(BASE_URL), data={"List-Unsubscribe": "One-Click"})
     assert reload(app, User, due_now["ann"]).email_nudges is False
     assert reload(app, User, due_now["ann"]).email_recaps is True
+
+
+def test_people_are_composed_in_batches_with_the_same_result(met, monkeypatch):
+    monkeypatch.setattr(nudges, "OWNER_BATCH", 1)
+    assert run(DAY_3) == 3
+    assert sorted(r.recipient for r in nudge_rows()) == ["ann@example.com", "bob@example.com", "cat@example.com"]
+    assert "Cat Cole" in nudge_rows("ann@example.com")[0].text_body
+
+
+def test_a_day_with_nothing_due_reads_no_contacts(met):
+    assert nudges.due_events(DAY_3 - timedelta(hours=1)) == {}
+    assert nudges.due_events(DAY_3) == {met["event"].id: 1}

@@ -165,4 +165,6 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OUTBOX_LEASE_SECONDS": env_int(env, "OUTBOX_LEASE_SECONDS", 300),
         # Reminders about contacts still waiting for a follow-up: days after the event.
         "NUDGE_DAYS": env_days(env, "NUDGE_DAYS", (3, 10), most=2),
+        # bench/scan_burst.py's baseline route (POST /api/v1/bench/row); never on unless set.
+        "BENCH_ENDPOINTS": env_bool(env, "BENCH_ENDPOINTS", False),
     }

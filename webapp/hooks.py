@@ -50,4 +50,7 @@ def _after_request(response: Response) -> Response:
 
 
 def register(app: Flask) -> None:
+    from webapp import compression
+
     app.after_request(_after_request)
+    compression.register(app)

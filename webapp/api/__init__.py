@@ -15,3 +15,8 @@ def register(app: Flask) -> None:
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(tokens_bp)
+    if app.config.get("BENCH_ENDPOINTS"):
+        from webapp.api.bench import bp as bench_bp
+
+        csrf.exempt(bench_bp)
+        app.register_blueprint(bench_bp)

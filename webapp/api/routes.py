@@ -67,8 +67,11 @@ def create_scan():
         api_user(), data.badge, data.client_id,
         scanned_at=data.scanned_at, note=data.note, tags=data.tags, event_ref=data.event,
     )
+    # Shaped before the commit, from what the session holds: after it, every
+    # object is expired and reading them back would take another transaction.
+    body = serializers.scan_result(result)
     db.session.commit()
-    return jsonify(serializers.scan_result(result)), 201 if result.created else 200
+    return jsonify(body), 201 if result.created else 200
 
 
 @bp.get("/me/contacts")

@@ -11,7 +11,8 @@ from flask_login import current_user, login_required
 from webapp.auth.forms import ConfirmForm
 from webapp.contacts import bp
 from webapp.contacts.forms import CadenceForm, TagsForm, TouchForm
-from webapp.contacts.routes import _show, contact_or_404
+from webapp.contacts.routes import PER_PAGE, _show, contact_or_404
+from webapp.extensions import db
 from webapp.forms_support import REFUSED, submit
 from webapp.models import utcnow
 from webapp.services import accounts, cadences, events, tags
@@ -21,8 +22,9 @@ from webapp.services import accounts, cadences, events, tags
 @login_required
 def losing_touch():
     now = utcnow()
+    page = db.paginate(cadences.losing_touch_query(current_user), per_page=PER_PAGE, error_out=False)
     return render_template(
-        "contacts/losing_touch.html", contacts=cadences.losing_touch(current_user), now=now,
+        "contacts/losing_touch.html", page=page, now=now,
         reactivation_count=cadences.reactivation_count(current_user, now), form=ConfirmForm(),
         after=cadences.REACTIVATE_AFTER.days // 30, reactivate_tag=cadences.REACTIVATE_TAG,
     )

@@ -24,7 +24,7 @@ from webapp.forms_support import REFUSED, submit
 from webapp.models import utcnow
 from webapp.services import ValidationFailed, cadences, connections, contacts, people, tags
 
-PER_PAGE = 50
+PER_PAGE = 25  # a phone screenful or three; keeps a page quick to build and to scroll
 
 
 def contact_or_404(contact_id: int):

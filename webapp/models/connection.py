@@ -24,6 +24,10 @@ class Scan(Base):
         UniqueConstraint("scanner_id", "client_id"),
         CheckConstraint("scanner_id <> scanned_id", name="not_self"),
         Index("ix_scan_event_scanned_at", "event_id", "scanned_at"),
+        # Who met whom at an event, both ways, read from the indexes alone: the
+        # dashboard's figures and the attendee list's per-person counts.
+        Index("ix_scan_event_pair", "event_id", "scanner_id", "scanned_id"),
+        Index("ix_scan_event_pair_scanned", "event_id", "scanned_id", "scanner_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

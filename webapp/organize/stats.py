@@ -23,8 +23,13 @@ from webapp.access import organized_event_or_404
 from webapp.formatting import in_zone
 from webapp.organize import bp
 from webapp.services import stats as service
+from webapp.services.kept import Kept
 
 REFRESH_SECONDS = 15
+# A dashboard left open (on a projector, all evening) asks every REFRESH_SECONDS;
+# while no scan arrives its heavy figures are reused for up to a minute. A new
+# scan or registration shows at once; a follow-up within the minute.
+RECENT: Kept = Kept(seconds=60)
 
 # Chart geometry (dashboard.js uses the same numbers). The SVG has no viewBox:
 # across, positions are percentages, so the bars fill any width while the text
@@ -111,7 +116,7 @@ def as_json(figures: service.EventStats) -> dict:
 @login_required
 def dashboard(ref: str):
     event = organized_event_or_404(ref)
-    figures = service.event_stats(event)
+    figures = service.event_stats(event, RECENT, current_user.id)
     with_day = _spans_days(figures, event.timezone)
     top_hours = [(hour_span(h.hour, event.timezone, with_day), h.scans) for h in figures.most_connected_hours]
     return render_template(
@@ -135,6 +140,6 @@ def stats_json(ref: str):
         event = organized_event_or_404(ref)
     except NotFound:
         return _json_error(404, "not_found", "No such event.")
-    response = jsonify(as_json(service.event_stats(event)))
+    response = jsonify(as_json(service.event_stats(event, RECENT, current_user.id)))
     response.headers["Cache-Control"] = "private, no-store"  # live figures, for organizers only
     return response

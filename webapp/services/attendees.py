@@ -16,11 +16,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, and_, case, distinct, exists, func, or_, select, union_all
-from sqlalchemy.orm import aliased, contains_eager, joinedload
+from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 
 from webapp.extensions import db
 from webapp.models import Attendance, Event, Scan, User
 from webapp.services import NotFound, PermissionDenied, ValidationFailed, accounts, badges, checkin, events
+from webapp.services.contacts import contains_text
 
 PER_PAGE = 50
 DOOR_LIMIT = 20
@@ -77,7 +78,7 @@ def _words(text: str) -> list[str]:
 
 def _matches_every_word(words: Sequence[str], *columns) -> list:
     """One condition per word: it appears (case-insensitively, literally) in one of ``columns``."""
-    return [or_(*(func.lower(column).contains(word, autoescape=True) for column in columns)) for word in words]
+    return [contains_text(word, *columns) for word in words]
 
 
 def _has_connections(event: Event):
@@ -145,7 +146,8 @@ def list_query(event: Event, query: ListQuery | None = None) -> Select[tuple[Att
     statement = (
         select(Attendance)
         .join(Attendance.user)
-        .options(contains_eager(Attendance.user), joinedload(Attendance.checked_in_by))
+        # Who checked people in: a second query for the page's rows, not a join the sort carries along.
+        .options(contains_eager(Attendance.user), selectinload(Attendance.checked_in_by))
         .where(Attendance.event_id == event.id, *_matches_every_word(
             _words(query.search), User.name, User.email, User.company))
     )

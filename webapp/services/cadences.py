@@ -148,12 +148,15 @@ def due(owner: User, now: datetime | None = None, limit: int | None = None) -> l
     ))
 
 
+def losing_touch_query(owner: User):
+    """Every contact with a reminder, due and overdue first, then the soonest:
+    a query to paginate."""
+    return (select(Contact).where(_live(owner.id), Contact.next_reminder_at.is_not(None))
+            .options(*_loaded()).order_by(Contact.next_reminder_at, Contact.id))
+
+
 def losing_touch(owner: User, limit: int | None = None) -> list[Contact]:
-    """Every contact with a reminder: due and overdue first, then the soonest."""
-    return list(db.session.scalars(
-        select(Contact).where(_live(owner.id), Contact.next_reminder_at.is_not(None))
-        .options(*_loaded()).order_by(Contact.next_reminder_at, Contact.id).limit(limit)
-    ))
+    return list(db.session.scalars(losing_touch_query(owner).limit(limit)))
 
 
 def due_count(owner: User, now: datetime | None = None) -> int:

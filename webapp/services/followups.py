@@ -71,13 +71,17 @@ class Draft:
     to: str | None
 
 
-def _recipient(contact: Contact) -> tuple[str, str | None, str]:
+def _recipient(contact: Contact, card: people.Card | None) -> tuple[str, str | None, str]:
     """(name, email or None, looking_for): only what the other person shares."""
-    if contact.user is not None:
-        card = people.card(contact.user)
+    if card is not None:
         return card.name, card.email, card.looking_for
     # Imported/manual entries: what the owner was given or typed in themselves.
     return contact.name, contact.email or None, ""
+
+
+def _card(contact: Contact) -> people.Card | None:
+    user = contact.user
+    return people.card(user) if user is not None else None
 
 
 def mailto(to: str | None, subject: str, body: str) -> str:
@@ -89,7 +93,11 @@ def mailto(to: str | None, subject: str, body: str) -> str:
 def draft(owner: User, contact: Contact) -> Draft:
     """A short personal message from ``owner`` to ``contact`` naming the event,
     the owner's note and intent tags, using only details the other person shares."""
-    name, email, looking_for = _recipient(contact)
+    return _draft(owner, contact, _card(contact))
+
+
+def _draft(owner: User, contact: Contact, card: people.Card | None) -> Draft:
+    name, email, looking_for = _recipient(contact, card)
     first = name.split()[0] if name.strip() else "there"
     event_name = contact.event.name if contact.event is not None else None
     lines = [f"Hi {first},", ""]
@@ -112,20 +120,19 @@ def draft(owner: User, contact: Contact) -> Draft:
 
 def email_entry(owner: User, contact: Contact) -> EmailEntry:
     """``contact`` as listed in an email to ``owner`` (only what the other person shares)."""
-    card = people.card(contact.user) if contact.user else None
-    message = draft(owner, contact)
-
-    def link(action: str, days: int | None = None) -> str:
-        return action_link(contact, action, days=days)
-
+    card = _card(contact)
+    message = _draft(owner, contact, card)
+    # A recap lists thousands of these: the three links share one built path.
+    prefix = _link_prefix()
     return EmailEntry(
         name=display_name(contact),
         headline=card.headline if card else contact.headline,
         company=card.company if card else contact.company,
         note=contact.note, tags=[t.name for t in contact.tags],
         mailto=message.mailto, draft_subject=message.subject, draft_body=message.body,
-        followed_up_url=link(FOLLOWED_UP), snooze_url=link(SNOOZE, SNOOZE_DAYS),
-        keep_in_touch_url=link(KEEP_IN_TOUCH),
+        followed_up_url=prefix + _action_token(contact, FOLLOWED_UP),
+        snooze_url=prefix + _action_token(contact, SNOOZE, SNOOZE_DAYS),
+        keep_in_touch_url=prefix + _action_token(contact, KEEP_IN_TOUCH),
     )
 
 
@@ -211,14 +218,27 @@ def apply(contact: Contact, action: str, days: int | None = None, now: datetime 
         raise NotFound("No such action.")
 
 
-def action_link(contact: Contact, action: str, days: int | None = None) -> str:
-    """Absolute signed single-use link to ``/f/<token>`` doing ``action`` on ``contact``."""
+def _action_token(contact: Contact, action: str, days: int | None = None) -> str:
     if action not in ACTIONS:
         raise ValueError(f"unknown follow-up action {action!r}")
     payload: dict[str, Any] = {"c": contact.id, "o": contact.owner_id, "a": action}
     if days is not None:
         payload["d"] = _days(days, 1)
-    return external_url("followups.link", token=tokens.make(PURPOSE, **payload))
+    return tokens.make(PURPOSE, **payload)
+
+
+_MARK = "TOKEN"
+
+
+def _link_prefix() -> str:
+    """``BASE_URL/f/``: what every action link is before its token (tokens
+    are URL-safe, so appending one equals building the URL with it)."""
+    return external_url("followups.link", token=_MARK).removesuffix(_MARK)
+
+
+def action_link(contact: Contact, action: str, days: int | None = None) -> str:
+    """Absolute signed single-use link to ``/f/<token>`` doing ``action`` on ``contact``."""
+    return external_url("followups.link", token=_action_token(contact, action, days))
 
 
 def _resolve(payload: dict[str, Any]) -> tuple[Contact, str, int | None]:

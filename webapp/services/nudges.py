@@ -36,6 +36,7 @@ KIND = "nudge"
 UNSUBSCRIBE_KIND = "nudges"
 STALE_AFTER = timedelta(days=3)
 _UPDATE_BATCH = 500
+OWNER_BATCH = 200  # people whose reminders are composed at a time
 
 
 def schedule_days() -> tuple[int, ...]:
@@ -77,33 +78,50 @@ def _lookback() -> timedelta:
             + STALE_AFTER)
 
 
-def due_contacts(now: datetime) -> dict[int, list[tuple[Contact, int]]]:
-    """Contacts with a reminder due at ``now``, by owner: (contact, reminder
-    number), the most recent event first and the most recent meeting first
-    within it. Only owners who get reminders (verified, active, nudges on)."""
-    query = (
+def due_events(now: datetime) -> dict[int, int]:
+    """Events with a reminder due at ``now``: event id -> reminder number. A
+    handful of rows, read before any contact so a day with nothing due costs
+    nothing however many contacts recent events made."""
+    window = db.session.scalars(select(Event).where(
+        Event.cancelled_at.is_(None), Event.ends_at <= now, Event.ends_at > now - _lookback()))
+    return {event.id: number for event in window if (number := due_reminder(event, now))}
+
+
+def _waiting(reminders: dict[int, int]):
+    """Contacts from those events still new, not yet reminded that many times,
+    whose owners get reminders (verified, active, nudges on)."""
+    return (
         select(Contact)
-        .join(Event, Event.id == Contact.event_id)
         .join(User, User.id == Contact.owner_id)
         .where(
-            Contact.state == FollowUpState.NEW.value, Contact.deleted_at.is_(None),
-            Contact.nudges_sent < len(schedule_days()),
-            Event.cancelled_at.is_(None), Event.ends_at <= now, Event.ends_at > now - _lookback(),
+            Contact.event_id.in_(reminders), Contact.state == FollowUpState.NEW.value,
+            Contact.deleted_at.is_(None), Contact.nudges_sent < len(schedule_days()),
             User.email_nudges.is_(True), User.email_verified.is_(True), User.is_disabled.is_(False),
         )
+    )
+
+
+def due_contacts(now: datetime, reminders: dict[int, int] | None = None,
+                 owner_ids: list[int] | None = None) -> dict[int, list[tuple[Contact, int]]]:
+    """Contacts with a reminder due at ``now``, by owner (all, or ``owner_ids``):
+    (contact, reminder number), the most recent event first and the most
+    recent meeting first within it."""
+    reminders = due_events(now) if reminders is None else reminders
+    if not reminders:
+        return {}
+    query = (
+        _waiting(reminders).join(Event, Event.id == Contact.event_id)
         .options(selectinload(Contact.owner), selectinload(Contact.user), selectinload(Contact.event),
                  selectinload(Contact.tags))
         .order_by(Contact.owner_id, Event.ends_at.desc(), Event.id, Contact.met_at.desc().nulls_last(),
                   Contact.id.desc())
     )
-    reminder_of: dict[int, int] = {}
+    if owner_ids is not None:
+        query = query.where(Contact.owner_id.in_(owner_ids))
     due: dict[int, list[tuple[Contact, int]]] = defaultdict(list)
     for contact in db.session.scalars(query):
-        if contact.event_id not in reminder_of:
-            reminder_of[contact.event_id] = due_reminder(contact.event, now)
-        number = reminder_of[contact.event_id]
-        if number > contact.nudges_sent:
-            due[contact.owner_id].append((contact, number))
+        if reminders[contact.event_id] > contact.nudges_sent:
+            due[contact.owner_id].append((contact, reminders[contact.event_id]))
     return due
 
 
@@ -156,11 +174,21 @@ def _count_reminders(items: Iterable[tuple[Contact, int]]) -> None:
 
 def queue_due(now: datetime) -> int:
     """Record every reminder email due at ``now`` (one per person) and count
-    the reminders on the contacts they list, in the caller's transaction;
+    the reminders on the contacts they list, in the caller's transaction,
+    :data:`OWNER_BATCH` people at a time (bounded memory for a large event);
     returns how many emails this call recorded."""
-    due = due_contacts(now)
+    reminders = due_events(now)
+    if not reminders:
+        return 0
+    owners = list(db.session.scalars(
+        _waiting(reminders).with_only_columns(Contact.owner_id).distinct().order_by(Contact.owner_id)))
+    return sum(_queue_batch(now, reminders, owners[start:start + OWNER_BATCH])
+               for start in range(0, len(owners), OWNER_BATCH))
+
+
+def _queue_batch(now: datetime, reminders: dict[int, int], owner_ids: list[int]) -> int:
     messages, items_by_key = [], {}
-    for items in due.values():
+    for items in due_contacts(now, reminders, owner_ids).values():
         owner = items[0][0].owner
         subject, text, html = render(owner, items)
         key = dedupe_key(owner, now)

@@ -15,14 +15,14 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from email.message import EmailMessage
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
-from webapp.email import build_message, transport_for
+from webapp.email import Outgoing, render_message, transport_for
 from webapp.extensions import db
 from webapp.models import OutboxMessage, OutboxStatus, SuppressedAddress, utcnow
+from webapp.services import sql
 
 log = logging.getLogger(__name__)
 
@@ -124,26 +124,36 @@ def _connection_lost(error: Exception) -> bool:
     return isinstance(error, OSError) and not isinstance(error, smtplib.SMTPException)
 
 
-def _record_outcome(row: OutboxMessage, error: Exception | None, report: DeliveryReport) -> None:
+# The common outcome, compiled once: delivery writes one per message.
+_MARK_SENT = (
+    update(OutboxMessage).where(OutboxMessage.id == bindparam("row_id"))
+    .values(status=SENT, sent_at=bindparam("now"), last_error=None, claimed_at=None, claimed_by=None)
+)
+
+
+def _record_outcome(conn: Connection, row: OutboxMessage, error: Exception | None, report: DeliveryReport) -> None:
+    """Write ``row``'s outcome on ``conn`` (the caller commits). ``row`` is a
+    detached snapshot taken when it was claimed: nothing is reloaded."""
     now = utcnow()
-    row.claimed_at = None
-    row.claimed_by = None
     if error is None:
-        row.status, row.sent_at, row.last_error = SENT, now, None
+        row.status = SENT
+        conn.execute(_MARK_SENT, {"row_id": row.id, "now": now})
         report.sent += 1
         return
     row.attempts += 1
-    row.last_error = f"{type(error).__name__}: {error}"[:2000]
+    values = {"attempts": row.attempts, "last_error": f"{type(error).__name__}: {error}"[:2000],
+              "claimed_at": None, "claimed_by": None}
     if isinstance(error, PermanentFailure) or row.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
-        row.status = FAILED
+        values["status"] = FAILED
         report.failed += 1
         if isinstance(error, PermanentFailure) and error.suppress:
-            address = row.recipient.lower()
-            if db.session.get(SuppressedAddress, address) is None:
-                db.session.add(SuppressedAddress(email=address, reason=row.last_error))
+            conn.execute(sql.insert_ignoring_conflicts(SuppressedAddress, ["email"])
+                         .values(email=row.recipient.lower(), reason=values["last_error"], created_at=now))
     else:
-        row.status, row.next_attempt_at = PENDING, now + backoff(row.attempts)
+        values.update(status=PENDING, next_attempt_at=now + backoff(row.attempts))
         report.retrying += 1
+    row.status = values["status"]
+    conn.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values))
 
 
 def deliver_batch(ids: list[int]) -> DeliveryReport:
@@ -151,7 +161,10 @@ def deliver_batch(ids: list[int]) -> DeliveryReport:
 
     The messages are built first and that read transaction ends before the
     mail server is contacted: no database transaction (on SQLite, the write
-    lock) stays open while waiting on the network.
+    lock) stays open while waiting on the network. Each outcome is committed
+    before the next message is sent, so a worker killed at any point has at
+    most the one message in flight left to resend. Outcomes go through one
+    database connection kept for the batch (no pool checkout per message).
     """
     report = DeliveryReport()
     if not ids:
@@ -159,16 +172,27 @@ def deliver_batch(ids: list[int]) -> DeliveryReport:
     app = current_app._get_current_object()
     sender, base_url = app.config["MAIL_DEFAULT_SENDER"], app.config["BASE_URL"]
     rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)).all()
-    ready: list[tuple[OutboxMessage, EmailMessage]] = []
     for row in rows:
-        try:
-            ready.append((row, build_message(row, sender, base_url)))
-        except Exception as exc:
-            # It would fail the same way on every retry; left in `sending`
-            # it would also hold up the rows claimed with it.
-            log.exception("cannot build outbox message %s", row.id)
-            _record_outcome(row, PermanentFailure(f"Cannot build the message: {exc}", suppress=False), report)
+        db.session.expunge(row)  # snapshots: nothing is expired or reloaded as outcomes commit
     db.session.commit()
+    with db.engine.connect() as conn:
+        ready: list[tuple[OutboxMessage, Outgoing]] = []
+        for row in rows:
+            try:
+                ready.append((row, render_message(row, sender, base_url)))
+            except Exception as exc:
+                # It would fail the same way on every retry; left in `sending`
+                # it would also hold up the rows claimed with it.
+                log.exception("cannot build outbox message %s", row.id)
+                _record_outcome(conn, row, PermanentFailure(f"Cannot build the message: {exc}", suppress=False),
+                                report)
+        conn.commit()
+        _send(app, conn, rows, ready, report)
+    return report
+
+
+def _send(app, conn: Connection, rows: list[OutboxMessage], ready: list[tuple[OutboxMessage, Outgoing]],
+          report: DeliveryReport) -> None:
     try:
         with transport_for(app.config, app.extensions).open() as connection:
             for row, message in ready:
@@ -179,26 +203,25 @@ def deliver_batch(ids: list[int]) -> DeliveryReport:
                     error = _classify(exc)
                     if _connection_lost(exc):
                         # The connection is gone: give the rest back and stop.
-                        _record_outcome(row, error, report)
-                        db.session.commit()
-                        _release(r for r in rows if r.status == SENDING)
-                        return report
-                _record_outcome(row, error, report)
-                db.session.commit()
+                        _record_outcome(conn, row, error, report)
+                        _release(conn, [r for r in rows if r.status == SENDING])
+                        conn.commit()
+                        return
+                _record_outcome(conn, row, error, report)
+                conn.commit()
     except (TimeoutError, smtplib.SMTPException, OSError) as exc:
         # Could not connect (or log in): every row still claimed waits and retries.
         log.warning("mail transport unavailable: %s", type(exc).__name__)
         for row in rows:
             if row.status == SENDING:
-                _record_outcome(row, exc, report)
-        db.session.commit()
-    return report
+                _record_outcome(conn, row, exc, report)
+        conn.commit()
 
 
-def _release(rows) -> None:
-    for row in rows:
-        row.status, row.claimed_at, row.claimed_by = PENDING, None, None
-    db.session.commit()
+def _release(conn: Connection, rows: list[OutboxMessage]) -> None:
+    if rows:
+        conn.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
+                     .values(status=PENDING, claimed_at=None, claimed_by=None))
 
 
 def deliver_due(max_batches: int | None = None) -> DeliveryReport:

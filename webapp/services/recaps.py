@@ -10,6 +10,10 @@ event's recap as queued in that same transaction. A worker that dies before
 its commit leaves nothing behind (the next run does it all again); two runs
 at once are serialised on the event row and the dedupe keys, so nobody gets a
 second copy.
+
+Recaps are rendered and inserted :data:`BATCH_SIZE` recipients at a time, each
+batch in a fixed number of statements, so a 10,000-attendee event neither
+holds every rendered email in memory nor costs a query per contact.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, subqueryload
 
 from webapp.extensions import db
 from webapp.models import Attendance, Contact, Event, OutboxMessage, User
@@ -33,6 +37,10 @@ STALE_AFTER = timedelta(days=7)
 # The latest a recap can be due after the event's end (the longest delay, or
 # 09:00 the next local day), plus the stale window: bounds the events looked at.
 _LOOKBACK = timedelta(minutes=events.MAX_FOLLOWUP_DELAY) + timedelta(days=2) + STALE_AFTER
+# Recipients rendered and recorded at a time: bounds the worker's memory (about
+# 250 KB a recipient while their batch is built: contacts, the people in them,
+# the rendered email and its insert parameters) and the statements per recipient.
+BATCH_SIZE = 200
 
 
 class RecapUnavailable(DomainError):
@@ -55,18 +63,31 @@ def due_events(now: datetime) -> list[Event]:
     return [e for e in candidates if now - STALE_AFTER < events.followup_due_at(e) <= now]
 
 
-def _contacts_by_owner(event: Event, only_user_id: int | None = None) -> dict[int, list[Contact]]:
-    """Live contacts made at ``event`` by its attendees, most recent first, in
-    one query (plus one per eager-loaded relation)."""
+def _live_contacts(event: Event):
+    """Live contacts made at ``event``."""
+    return select(Contact).where(Contact.event_id == event.id, Contact.deleted_at.is_(None))
+
+
+def _recipient_ids(event: Event) -> list[int]:
+    """Attendees of ``event`` with at least one live contact from it and recaps on."""
+    owners = _live_contacts(event).with_only_columns(Contact.owner_id)
+    return list(db.session.scalars(
+        select(User.id).join(Attendance, (Attendance.user_id == User.id) & (Attendance.event_id == event.id))
+        .where(User.id.in_(owners), User.email_recaps.is_(True)).order_by(User.id)
+    ))
+
+
+def _contacts_by_owner(event: Event, owner_ids: list[int]) -> dict[int, list[Contact]]:
+    """The live contacts ``owner_ids`` (attendees) made at ``event``, most recent first, in
+    two queries however many there are: the other people come in the same
+    query (a join), their tags in one more. ``contact.event`` is ``event``
+    itself (already in the session), so reading it costs nothing."""
     query = (
-        select(Contact)
-        .join(Attendance, (Attendance.user_id == Contact.owner_id) & (Attendance.event_id == event.id))
-        .where(Contact.event_id == event.id, Contact.deleted_at.is_(None))
-        .options(selectinload(Contact.owner), selectinload(Contact.user), selectinload(Contact.tags))
+        _live_contacts(event)
+        .where(Contact.owner_id.in_(owner_ids))
+        .options(joinedload(Contact.user), subqueryload(Contact.tags))
         .order_by(Contact.owner_id, Contact.met_at.desc().nulls_last(), Contact.id.desc())
     )
-    if only_user_id is not None:
-        query = query.where(Contact.owner_id == only_user_id)
     grouped: dict[int, list[Contact]] = defaultdict(list)
     for contact in db.session.scalars(query):
         grouped[contact.owner_id].append(contact)
@@ -82,23 +103,12 @@ def _render(event: Event, owner: User, contacts: list[Contact], unsubscribe_url:
     )
 
 
-def queue_recaps(event: Event, now: datetime, *, claim: bool = True) -> int:
-    """Record one recap per attendee with at least one contact from ``event``
-    who has recaps on (none for the others) and mark the event's recap queued, in the caller's
-    transaction. With ``claim`` (the scheduled run) nothing is queued if
-    another run already marked the event; returns how many recaps were built."""
-    marked = db.session.execute(
-        update(Event).where(Event.id == event.id, *([Event.recaps_queued_at.is_(None)] if claim else []))
-        .values(recaps_queued_at=now).execution_options(synchronize_session=False)
-    )
-    if marked.rowcount == 0:
-        return 0
-    db.session.refresh(event, ["recaps_queued_at"])
+def _queue_batch(event: Event, owner_ids: list[int]) -> int:
+    """Render and record the recaps of ``owner_ids``; returns how many were built."""
+    owners = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(owner_ids)))}
     messages = []
-    for contacts in _contacts_by_owner(event).values():
-        owner = contacts[0].owner
-        if not owner.email_recaps:
-            continue
+    for owner_id, contacts in _contacts_by_owner(event, owner_ids).items():
+        owner = owners[owner_id]
         subject, text, html = _render(event, owner, contacts, unsubscribe.link(owner, UNSUBSCRIBE_KIND))
         messages.append({
             "dedupe_key": dedupe_key(event, owner.id), "kind": KIND, "user_id": owner.id,
@@ -107,6 +117,25 @@ def queue_recaps(event: Event, now: datetime, *, claim: bool = True) -> int:
         })
     mail.queue_many(messages)
     return len(messages)
+
+
+def queue_recaps(event: Event, now: datetime, *, claim: bool = True, batch_size: int | None = None) -> int:
+    """Record one recap per attendee with at least one contact from ``event``
+    who has recaps on (none for the others) and mark the event's recap queued, in the caller's
+    transaction. With ``claim`` (the scheduled run) nothing is queued if
+    another run already marked the event; returns how many recaps were built.
+    Works through the recipients ``batch_size`` (default :data:`BATCH_SIZE`) at a time."""
+    marked = db.session.execute(
+        update(Event).where(Event.id == event.id, *([Event.recaps_queued_at.is_(None)] if claim else []))
+        .values(recaps_queued_at=now).execution_options(synchronize_session=False)
+    )
+    if marked.rowcount == 0:
+        return 0
+    db.session.refresh(event, ["recaps_queued_at"])
+    recipient_ids = _recipient_ids(event)
+    batch_size = batch_size or BATCH_SIZE
+    return sum(_queue_batch(event, recipient_ids[start:start + batch_size])
+               for start in range(0, len(recipient_ids), batch_size))
 
 
 def run_due(now: datetime) -> int:
@@ -139,7 +168,9 @@ def preview(event: Event, attendee: User) -> tuple[str, str, str]:
 
     The organizer sees it, so its unsubscribe link goes to the (sign-in only)
     preferences page instead of carrying the attendee's unsubscribe token."""
-    contacts = _contacts_by_owner(event, attendee.id).get(attendee.id)
+    attends = db.session.scalar(select(Attendance.id).where(Attendance.event_id == event.id,
+                                                            Attendance.user_id == attendee.id))
+    contacts = _contacts_by_owner(event, [attendee.id]).get(attendee.id) if attends else None
     if not contacts:
         raise RecapUnavailable(f"{attendee.name} met nobody at this event: they get no recap.")
     return _render(event, attendee, contacts, mail.external_url("preferences.email_settings"))

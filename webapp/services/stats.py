@@ -2,7 +2,8 @@
 dashboard and ``GET /events/EVENT/stats.json``.
 
 Every figure comes from a fixed handful of aggregate queries, however large
-the event: no query per attendee. What is counted:
+the event: no query per attendee. The heavy ones (a pass over every scan) may be
+reused for a moment (:func:`event_stats`). What is counted:
 
 * ``registered``: the event's attendances; ``checked_in``: those checked in.
 * ``scans``: the event's scan rows. A replayed ``client_id`` never makes a
@@ -34,13 +35,14 @@ import statistics
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Float, and_, case, func, select, union, union_all
+from sqlalchemy import Float, and_, case, distinct, func, literal, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlalchemy.types import String
 
 from webapp.extensions import db
 from webapp.models import Attendance, Contact, ContactSource, Event, Scan
+from webapp.services.kept import Kept
 
 FOLLOW_UP_GOAL = timedelta(hours=48)
 FOLLOW_UP_LATE = timedelta(days=7)
@@ -48,21 +50,23 @@ TOP_HOURS = 3
 
 
 class utc_hour(FunctionElement[str]):  # named like the SQL function it stands for
-    """The UTC hour a timestamp falls in, as text ``YYYY-MM-DDTHH:00:00``."""
+    """The UTC hour a timestamp falls in: ISO text ``YYYY-MM-DD HH:00:00`` (SQLite)
+    or a naive UTC timestamp (PostgreSQL). Cheap per row: it runs once per scan."""
 
     type = String()
     inherit_cache = True
 
 
 @compiles(utc_hour, "sqlite")
-def _utc_hour_sqlite(element, compiler, **kw):  # stored as naive UTC text
-    return f"strftime('%Y-%m-%dT%H:00:00', {compiler.process(element.clauses, **kw)})"
+def _utc_hour_sqlite(element, compiler, **kw):
+    # Stored as naive UTC text "YYYY-MM-DD HH:MM:SS.ffffff" (UTCDateTime): the hour is a prefix.
+    return f"(substr({compiler.process(element.clauses, **kw)}, 1, 13) || ':00:00')"
 
 
 @compiles(utc_hour, "postgresql")
 def _utc_hour_postgresql(element, compiler, **kw):
-    # Literal formats (not bound parameters) so GROUP BY matches the select list.
-    return f"""to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00')"""
+    # A literal unit (not a bound parameter) so GROUP BY matches the select list.
+    return f"date_trunc('hour', ({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC')"
 
 
 class seconds_between(FunctionElement[float]):
@@ -110,27 +114,50 @@ class EventStats:
         return tuple(busy[:TOP_HOURS])
 
 
-def event_stats(event: Event) -> EventStats:
-    """The event's networking figures, as of now (see the module docstring)."""
-    registered, checked_in = db.session.execute(
-        select(func.count(Attendance.id), func.count(Attendance.checked_in_at)).where(
-            Attendance.event_id == event.id
-        )
+@dataclass(frozen=True)
+class _Networking:
+    """The figures that take a pass over every scan or scan contact."""
+
+    scans_by_hour: tuple[HourCount, ...]
+    connections: int
+    connected_attendees: int
+    median_connections: float
+    top10_connections: int
+    rates: tuple[float, float]
+
+    @classmethod
+    def of(cls, event: Event) -> _Networking:
+        degrees = connections_per_person(event)
+        return cls(scans_by_hour(event), connections=sum(degrees) // 2,  # every connection has two ends
+                   connected_attendees=sum(1 for n in degrees if n),
+                   median_connections=float(statistics.median(degrees)) if degrees else 0.0,
+                   top10_connections=top_share_floor(degrees, 0.10), rates=follow_up_rates(event))
+
+
+def event_stats(event: Event, recent: Kept[_Networking] | None = None, viewer_id: int = 0) -> EventStats:
+    """The event's networking figures, as of now (see the module docstring).
+
+    With ``recent``, the heavy ones may be those ``viewer_id`` was shown a
+    moment ago, reused only while the event's registrations and the newest
+    scan anywhere are unchanged (scan ids grow: a new scan here shows at once).
+    Follow-ups show within ``recent.seconds``. Never shared between events or viewers.
+    """
+    registered, checked_in, newest_scan = db.session.execute(
+        select(func.count(Attendance.id), func.count(Attendance.checked_in_at),
+               select(func.max(Scan.id)).scalar_subquery()).where(Attendance.event_id == event.id)
     ).one()
-    degrees = connections_per_person(event)
-    by_hour = scans_by_hour(event)
-    within_goal, within_late = follow_up_rates(event)
+    # created_at too: a database emptied and refilled (tests) may give a new event an old id.
+    key, version = (event.id, viewer_id), (event.created_at, registered, newest_scan)
+    heavy = recent.get(key, version) if recent is not None else None
+    if heavy is None:
+        heavy = _Networking.of(event)
+        if recent is not None:
+            recent.put(key, version, heavy)
     return EventStats(
-        registered=registered,
-        checked_in=checked_in,
-        scans=sum(h.scans for h in by_hour),
-        connections=sum(degrees) // 2,  # every connection has two ends
-        connected_attendees=sum(1 for n in degrees if n),
-        scans_by_hour=by_hour,
-        followed_up_48h_rate=within_goal,
-        followed_up_7d_rate=within_late,
-        median_connections=float(statistics.median(degrees)) if degrees else 0.0,
-        top10_connections=top_share_floor(degrees, 0.10),
+        registered=registered, checked_in=checked_in, scans=sum(h.scans for h in heavy.scans_by_hour),
+        connections=heavy.connections, connected_attendees=heavy.connected_attendees,
+        scans_by_hour=heavy.scans_by_hour, followed_up_48h_rate=heavy.rates[0], followed_up_7d_rate=heavy.rates[1],
+        median_connections=heavy.median_connections, top10_connections=heavy.top10_connections,
     )
 
 
@@ -143,20 +170,22 @@ def top_share_floor(counts: list[int], share: float) -> int:
 
 
 def connections_per_person(event: Event) -> list[int]:
-    """One number per person (registered, or in a connection): their connections. One query."""
-    lower = case((Scan.scanner_id < Scan.scanned_id, Scan.scanner_id), else_=Scan.scanned_id)
-    upper = case((Scan.scanner_id < Scan.scanned_id, Scan.scanned_id), else_=Scan.scanner_id)
-    pairs = select(lower.label("a"), upper.label("b")).where(Scan.event_id == event.id).distinct().cte("pairs")
-    ends = union_all(select(pairs.c.a.label("person")), select(pairs.c.b.label("person"))).subquery("ends")
-    degree = select(ends.c.person, func.count().label("n")).group_by(ends.c.person).cte("degree")
-    people = union(
-        select(Attendance.user_id.label("person")).where(Attendance.event_id == event.id),
-        select(degree.c.person),
-    ).subquery("people")
-    query = select(func.coalesce(degree.c.n, 0)).select_from(
-        people.outerjoin(degree, degree.c.person == people.c.person)
-    )
-    return [int(n) for n in db.session.scalars(query)]
+    """One number per person (registered, or in a connection): their
+    connections, ascending. One query, answering how many people made each
+    number of connections (a few rows, however large the event)."""
+    ends = union_all(
+        select(Scan.scanner_id.label("person"), Scan.scanned_id.label("other")).where(Scan.event_id == event.id),
+        select(Scan.scanned_id, Scan.scanner_id).where(Scan.event_id == event.id),
+    ).subquery("ends")
+    degree = select(ends.c.person, func.count(distinct(ends.c.other)).label("n")).group_by(ends.c.person).cte("degree")
+    # Registered people who met nobody; NOT IN against the (materialised) degree list, never a join per person.
+    loners = select(literal(0), func.count()).where(
+        Attendance.event_id == event.id, Attendance.user_id.not_in(select(degree.c.person)))
+    histogram = union_all(select(degree.c.n, func.count()).group_by(degree.c.n), loners)
+    counts: list[int] = []
+    for n, people in sorted(db.session.execute(histogram).all()):
+        counts.extend([int(n)] * int(people))
+    return counts
 
 
 def scans_by_hour(event: Event) -> tuple[HourCount, ...]:
@@ -167,12 +196,16 @@ def scans_by_hour(event: Event) -> tuple[HourCount, ...]:
     ).all()
     if not rows:
         return ()
-    counts = {datetime.fromisoformat(text).replace(tzinfo=UTC): n for text, n in rows}
+    counts = {_as_hour(start): n for start, n in rows}
     first, last = min(counts), max(counts)
     hours = int((last - first) / timedelta(hours=1)) + 1
     return tuple(
         HourCount(start, counts.get(start, 0)) for start in (first + timedelta(hours=i) for i in range(hours))
     )
+
+
+def _as_hour(value: str | datetime) -> datetime:
+    return (datetime.fromisoformat(value) if isinstance(value, str) else value).replace(tzinfo=UTC)
 
 
 def _within(limit: timedelta) -> ColumnElement[int]:

@@ -44,7 +44,7 @@ def by_owner(owner: User) -> list[tuple[Tag, int]]:
     counts = (
         select(contact_tag.c.tag_id, func.count().label("n"))
         .join(Contact, Contact.id == contact_tag.c.contact_id)
-        .where(Contact.deleted_at.is_(None)).group_by(contact_tag.c.tag_id).subquery()
+        .where(Contact.owner_id == owner.id, Contact.deleted_at.is_(None)).group_by(contact_tag.c.tag_id).subquery()
     )
     rows = db.session.execute(
         select(Tag, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.tag_id == Tag.id)

@@ -7,6 +7,7 @@ const here = (path) => new URL(path, self.location).href; // works under a URL p
 const ROOT = new URL('./', self.location).pathname;
 const SCANNER = here('scan');
 const ASSETS = [
+  'static/js/register-sw.js', // every signed-in page loads it, offline too
   'static/js/scanner.js',
   'static/js/scan-queue.js',
   'static/vendor/barcode-detector/ponyfill.js',
