@@ -167,6 +167,18 @@ def fresh_postgres_database():
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def bench_smoke(run):
+    """``run(database_kind)`` for a benchmark's smoke test, on the suite's kind of
+    database (a fresh one on the ``TEST_DATABASE_URL`` server, or SQLite), leaving
+    the rate limiter as it was (a benchmark's own app switches it on)."""
+    server = os.environ.get("TEST_DATABASE_URL")
+    with pytest.MonkeyPatch.context() as patch:
+        if server:
+            patch.setenv("BENCH_POSTGRES_URL", server)
+        patch.setattr(limiter, "enabled", limiter.enabled)
+        return run("postgresql" if server else "sqlite")
+
+
 def at_once(app, job, workers: int = 2) -> list:
     """Run ``job()`` in ``workers`` threads, each in its own app context, released
     together; return what each returned (in no order). Re-raises a thread's error."""

@@ -7,7 +7,6 @@ fresh database on that server.
 
 from __future__ import annotations
 
-import os
 import re
 
 import pypdfium2 as pdfium
@@ -16,8 +15,7 @@ import zxingcpp
 from PIL import Image, ImageDraw
 
 from bench import badge_sheets as bench
-from tests.conftest import BASE_URL
-from webapp.extensions import limiter
+from tests.conftest import BASE_URL, bench_smoke
 from webapp.services import badge_pdf, badges
 
 ATTENDEES = 40
@@ -25,13 +23,7 @@ ATTENDEES = 40
 
 @pytest.fixture(scope="module")
 def measured():
-    server = os.environ.get("TEST_DATABASE_URL")
-    with pytest.MonkeyPatch.context() as patch:
-        if server:
-            patch.setenv("BENCH_POSTGRES_URL", server)
-        # The benchmark's own app switches rate limits on; the suite's tests expect them off.
-        patch.setattr(limiter, "enabled", limiter.enabled)
-        return bench.sheets_on("postgresql" if server else "sqlite", ATTENDEES)
+    return bench_smoke(lambda kind: bench.sheets_on(kind, ATTENDEES))
 
 
 def test_the_benchmark_reports_time_size_and_pages_against_its_targets(measured):

@@ -8,14 +8,13 @@ own fresh database on that server.
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
 from bench import pages as bench
 from bench.pages_data import pages
-from webapp.extensions import limiter
+from tests.conftest import bench_smoke
 
 TARGETED = [label for label, _who, _path, targeted in pages(bench.Site("1:1", "e", "2:1", 1), "tiny") if targeted]
 EVERY = [label for label, _who, _path, _targeted in pages(bench.Site("1:1", "e", "2:1", 1), "tiny")]
@@ -23,12 +22,7 @@ EVERY = [label for label, _who, _path, _targeted in pages(bench.Site("1:1", "e",
 
 @pytest.fixture(scope="module")
 def result():
-    server = os.environ.get("TEST_DATABASE_URL")
-    with pytest.MonkeyPatch.context() as patch:
-        if server:
-            patch.setenv("BENCH_POSTGRES_URL", server)
-        patch.setattr(limiter, "enabled", limiter.enabled)  # the benchmark's app turns limits on and off
-        return bench.run("tiny", "postgresql" if server else "sqlite")
+    return bench_smoke(lambda kind: bench.run("tiny", kind))
 
 
 def test_every_page_answered_a_real_web_worker_over_http(result):

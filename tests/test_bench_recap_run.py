@@ -12,24 +12,17 @@ its own fresh databases on that server.
 from __future__ import annotations
 
 import math
-import os
 
 import pytest
 
 from bench import recap_run as bench
 from bench.common import report
-from webapp.extensions import limiter
+from tests.conftest import bench_smoke
 
 
 @pytest.fixture(scope="module")
 def measured():
-    server = os.environ.get("TEST_DATABASE_URL")
-    with pytest.MonkeyPatch.context() as patch:
-        if server:
-            patch.setenv("BENCH_POSTGRES_URL", server)
-        # The benchmark's own apps switch rate limits on; the suite's tests expect them as they were.
-        patch.setattr(limiter, "enabled", limiter.enabled)
-        result, delivered, counts = bench.measure("tiny", "postgresql" if server else "sqlite")
+    result, delivered, counts = bench_smoke(lambda kind: bench.measure("tiny", kind))
     report(result, save=False)
     return result, delivered, counts
 

@@ -9,25 +9,17 @@ its own fresh database on that server.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from bench import scan_burst
-from webapp.extensions import limiter
+from tests.conftest import bench_smoke
 
 ENDPOINTS = ("baseline (one-row insert)", "scans")
 
 
 @pytest.fixture(scope="module")
 def result():
-    server = os.environ.get("TEST_DATABASE_URL")
-    with pytest.MonkeyPatch.context() as patch:
-        if server:
-            patch.setenv("BENCH_POSTGRES_URL", server)
-        # The benchmark's own app switches rate limits on; the suite's tests expect them off.
-        patch.setattr(limiter, "enabled", limiter.enabled)
-        return scan_burst.run("tiny", "postgresql" if server else "sqlite")
+    return bench_smoke(lambda kind: scan_burst.run("tiny", kind))
 
 
 def targets(result) -> dict:
