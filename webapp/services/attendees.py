@@ -23,7 +23,7 @@ from webapp.models import Attendance, Event, Scan, User
 from webapp.services import NotFound, PermissionDenied, ValidationFailed, accounts, badges, checkin, events
 from webapp.services.contacts import contains_text
 
-PER_PAGE = 50
+PER_PAGE = 25  # a screenful at the door or on a laptop; quick to build at any event size
 DOOR_LIMIT = 20
 MAX_SEARCH = 100
 MAX_WORDS = 6
