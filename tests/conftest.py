@@ -167,6 +167,24 @@ def fresh_postgres_database():
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def empty_redis(url: str, setting: str):
+    """Yield ``url`` with its Redis database emptied before and after; skip with
+    a printed reason when Redis isn't running (fail instead under ``CI``)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        if os.environ.get("CI"):
+            raise
+        print(f"Redis not reachable at {url}: {exc}")
+        pytest.skip(f"Redis not reachable at {url} (set {setting})")
+    client.flushdb()
+    yield url
+    client.flushdb()
+
+
 def bench_smoke(run):
     """``run(database_kind)`` for a benchmark's smoke test, on the suite's kind of
     database (a fresh one on the ``TEST_DATABASE_URL`` server, or SQLite), leaving

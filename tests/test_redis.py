@@ -10,9 +10,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import redis as redis_lib
 from huey import RedisHuey
 
+from tests.conftest import empty_redis
 from webapp import jobs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,17 +21,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 @pytest.fixture
 def redis_url():
-    client = redis_lib.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis_lib.exceptions.ConnectionError as exc:
-        if os.environ.get("CI"):
-            raise
-        print(f"Redis not reachable at {REDIS_URL}: {exc}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL} (set TEST_REDIS_URL)")
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
+    yield from empty_redis(REDIS_URL, "TEST_REDIS_URL")
 
 
 def test_redis_url_selects_redis_huey_and_tasks_round_trip(redis_url, monkeypatch):

@@ -14,10 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import redis as redis_lib
 from sqlalchemy import create_engine, func, insert, select
 
-from tests.conftest import SmtpSink, free_port
+from tests.conftest import SmtpSink, empty_redis, free_port
 from webapp.config import normalise_database_url
 from webapp.models import OutboxMessage
 
@@ -29,17 +28,7 @@ MESSAGES = 500
 
 @pytest.fixture
 def redis_url():
-    client = redis_lib.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis_lib.exceptions.ConnectionError as exc:
-        if os.environ.get("CI"):
-            raise
-        print(f"Redis not reachable at {REDIS_URL}: {exc}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL} (set TEST_SCALE_REDIS_URL)")
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
+    yield from empty_redis(REDIS_URL, "TEST_SCALE_REDIS_URL")
 
 
 def environment(database_url: str, redis_url: str, sink: SmtpSink, instance: Path) -> dict[str, str]:
