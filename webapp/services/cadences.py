@@ -155,9 +155,6 @@ def losing_touch_query(owner: User):
             .options(*_loaded()).order_by(Contact.next_reminder_at, Contact.id))
 
 
-def losing_touch(owner: User, limit: int | None = None) -> list[Contact]:
-    return list(db.session.scalars(losing_touch_query(owner).limit(limit)))
-
 
 def due_count(owner: User, now: datetime | None = None) -> int:
     return db.session.scalar(select(func.count(Contact.id)).where(
