@@ -166,6 +166,16 @@ def peak_rss_mb(pid: int | None = None) -> float:
     raise RuntimeError(f"no VmHWM for process {pid}")
 
 
+def child_pids(pid: int) -> list[int]:
+    """The direct children of ``pid`` (from /proc)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as children:
+                found += [int(child) for child in children.read().split()]
+    return found
+
+
 # --- A fresh database -------------------------------------------------------------------------------
 
 

@@ -78,7 +78,7 @@ def test_a_link_is_useless_for_any_other_contact(app, client, world, overdue, fo
             payload = {"c": overdue.id, "o": world.attendee.id, "a": "delete"}
         token = tokens.make(touch_links.PURPOSE, **payload)
         if forgery == "other_purpose":  # a genuine follow-up link of the other attendee's
-            token = followups.action_link(db.session.get(Contact, theirs.id), followups.FOLLOWED_UP).rsplit("/", 1)[1]
+            token = followups.action_link(db.session.get(Contact, theirs.id), followups.FOLLOWED_UP).split("/")[-2]
         elif forgery == "tampered":  # one of the attendee's own links, its signature altered
             own = link_path(app, overdue, "done").rsplit("/", 1)[1]
             token = own[:-4] + ("AAAA" if not own.endswith("AAAA") else "BBBB")

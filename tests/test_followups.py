@@ -9,7 +9,7 @@ from tests.conftest import BASE_URL
 from tests.factories import in_context, make_event, make_user, reload
 from webapp.extensions import db
 from webapp.models import Contact, utcnow
-from webapp.services import cadences, followups
+from webapp.services import cadences, followups, tokens
 from webapp.services import tags as tags_service
 
 
@@ -168,8 +168,51 @@ def test_a_keep_in_touch_link_carries_its_cadence(app, client):
 
 def test_a_tampered_link_is_refused(app, client):
     contact = make_contact(app, make_user(app), make_user(app))
-    path = _link(app, contact.id, "followed-up")
-    tampered = path[:-3] + ("aaa" if not path.endswith("aaa") else "bbb")
+    prefix, token, action = _link(app, contact.id, "followed-up").rsplit("/", 2)
+    tampered = f"{prefix}/{token[:-3]}{'aaa' if not token.endswith('aaa') else 'bbb'}/{action}"
     for response in (client.get(tampered), client.post(tampered)):
         assert response.status_code == 400 and "not valid" in response.get_data(as_text=True)
     assert reload(app, Contact, contact.id).state == "new"
+
+
+def _entry_paths(app, contact_id) -> dict[str, str]:
+    """The three action links of ``contact_id`` as its owner's recap lists them."""
+    with app.app_context():
+        contact = db.session.get(Contact, contact_id)
+        entry = followups.email_entry(contact.owner, contact)
+    urls = {"followed-up": entry.followed_up_url, "snooze": entry.snooze_url, "keep-in-touch": entry.keep_in_touch_url}
+    return {action: url.removeprefix(BASE_URL) for action, url in urls.items()}
+
+
+def test_an_emails_three_links_each_work_once_and_independently(app, client):
+    contact = make_contact(app, make_user(app), make_user(app, name="Nina Novak"))
+    paths = _entry_paths(app, contact.id)
+    assert len({path.rsplit("/", 1)[0] for path in paths.values()}) == 1  # one signed token
+    assert all(path.endswith("/" + action) for action, path in paths.items())
+    assert client.post(paths["snooze"]).status_code == 200
+    assert reload(app, Contact, contact.id).state == "snoozed"
+    again = client.post(paths["snooze"])
+    assert again.status_code == 400 and "already been used" in again.get_data(as_text=True)
+    assert client.post(paths["followed-up"]).status_code == 200  # the other actions still work
+    assert reload(app, Contact, contact.id).state == "followed_up"
+
+
+def test_a_link_naming_another_action_or_none_is_refused(app, client):
+    contact = make_contact(app, make_user(app), make_user(app))
+    base = _entry_paths(app, contact.id)["snooze"].rsplit("/", 1)[0]
+    for path in (base + "/delete", base):
+        for response in (client.get(path), client.post(path)):
+            assert response.status_code == 400 and "not valid" in response.get_data(as_text=True)
+    assert reload(app, Contact, contact.id).state == "new"
+
+
+def test_a_link_signed_with_its_action_inside_still_works_once(app, client):
+    """Links in emails sent before the action moved into the URL."""
+    contact = make_contact(app, make_user(app), make_user(app))
+    with app.app_context():
+        token = tokens.make(followups.PURPOSE, c=contact.id, o=contact.owner_id, a="snooze", d=5)
+    assert client.post(f"/f/{token}/followed-up").status_code == 400  # its action can't be swapped
+    assert client.post(f"/f/{token}").status_code == 200
+    saved = reload(app, Contact, contact.id)
+    assert saved.state == "snoozed" and saved.snoozed_until - utcnow() > timedelta(days=4)
+    assert "already been used" in client.post(f"/f/{token}").get_data(as_text=True)

@@ -11,7 +11,7 @@ from tests.factories import reload
 from tests.test_followups import make_contact
 from webapp.models import Contact
 
-ACCESS_TABLE_RULES = {"/follow-ups", "/f/<token>"}
+ACCESS_TABLE_RULES = {"/follow-ups", "/f/<token>", "/f/<token>/<action>"}
 
 
 @pytest.mark.parametrize("role", EVENT_ROLES)

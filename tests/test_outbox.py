@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from sqlalchemy import func, insert, select
@@ -155,3 +156,26 @@ def test_a_message_that_cannot_be_built_fails_without_holding_up_its_batch(app, 
     assert db.session.get(OutboxMessage, bad.id).status == "failed"
     assert db.session.get(OutboxMessage, good.id).status == "sent"
     assert [m["Message-ID"] for m in outbox.messages] == [f"<outbox-{good.id}@meetloop.test>"]
+
+
+def test_delivery_leaves_the_pooled_connections_as_durable_as_it_found_them(app, ctx, outbox):
+    """Outcome commits may skip PostgreSQL's WAL flush; the connection goes
+    back to the pool with the server's default, so requests' commits stay durable."""
+    postgres = db.engine.dialect.name == "postgresql"
+    setting = "SHOW synchronous_commit" if postgres else "PRAGMA synchronous"
+
+    def settings() -> set[str]:
+        # The connections the pool holds, checked out at once so none is reused
+        # (on SQLite one: more would wait on the test session's lock).
+        with contextlib.ExitStack() as stack:
+            conns = [stack.enter_context(db.engine.connect()) for _ in range(3 if postgres else 1)]
+            return {str(conn.exec_driver_sql(setting).scalar()) for conn in conns}
+
+    before = settings()
+    user = db.session.get(User, make_user(app, "ada@example.com").id)
+    for n in range(3):
+        queue_verify(user, f"verify:{n}")
+    db.session.commit()
+    assert delivery.deliver_due().sent == 3 and len(outbox) == 3
+    db.session.remove()
+    assert settings() == before and before <= {"on", "1"}  # on; SQLite's NORMAL is 1

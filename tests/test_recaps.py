@@ -6,6 +6,7 @@ that it arrives over real SMTP with links that work."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -205,16 +206,40 @@ def test_two_workers_at_once_record_one_recap_each(app, outbox, party):
     assert sorted(m["To"] for m in outbox.messages) == ["ann@example.com", "bob@example.com", "cat@example.com"]
 
 
-def test_a_worker_that_dies_before_its_commit_drops_nothing(app, outbox, party):
+class Died(Exception):
+    """The worker's process ending between two batches."""
+
+
+def test_a_worker_that_dies_mid_run_loses_nothing_and_the_next_run_finishes_after_its_lease(app, outbox, party):
+    def die() -> None:
+        raise Died
+
     with app.app_context():
-        assert recaps.run_due(utcnow()) == 3
-        db.session.rollback()  # the process died here: nothing was committed
+        with pytest.raises(Died):  # after its first batch (of one recap) was committed
+            recaps.compose_due_event(db.session.get(Event, party["event"]), utcnow(), batch_size=1, after_commit=die)
+        db.session.rollback()
     with app.app_context():
-        assert recap_rows() == []
-        assert db.session.get(Event, party["event"]).recaps_queued_at is None
-        schedule.run_due()
+        assert len(recap_rows()) == 1
+        event = db.session.get(Event, party["event"])
+        assert event.recaps_queued_at is None and event.recaps_claimed_at is not None
+        assert recaps.run_due(utcnow()) == 0  # its lease still holds: nobody else composes meanwhile
+        assert recaps.run_due(utcnow() + recaps.LEASE + timedelta(seconds=1)) == 2  # only the missing ones
         assert len(recap_rows()) == 3
-    assert len(outbox) == 3
+        assert db.session.get(Event, party["event"]).recaps_queued_at is not None
+        schedule.run_due()
+    assert sorted(m["To"] for m in outbox.messages) == ["ann@example.com", "bob@example.com", "cat@example.com"]
+
+
+def test_the_scheduled_run_commits_batch_by_batch_and_wakes_delivery_after_each(app, outbox, party):
+    seen = []
+    with app.app_context():
+        def after_commit() -> None:
+            with app.app_context():  # another session: only what was committed
+                seen.append(len(recap_rows()))
+
+        recaps.compose_due_event(db.session.get(Event, party["event"]), utcnow(), batch_size=2,
+                                 after_commit=after_commit)
+    assert seen == [2, 3]
 
 
 def test_send_now_after_the_scheduled_run_adds_no_copies(app, party):
@@ -288,3 +313,47 @@ def test_organizer_previews_and_sends_now_with_csrf(app, client, auth, csrf, par
     with app.app_context():
         assert len(recap_rows()) == 3
     assert ">3</dd>" in client.get(f"/events/{slug}/recaps").get_data(as_text=True)
+
+
+# --- flask send-due: delivery in a second process while recaps are composed ------------------------
+
+
+@pytest.fixture
+def crowd(app):
+    """A past event where each of 24 attendees met the next two: 24 recaps due."""
+    organizer = make_user(app, "host@example.com", name="Hana Host", role="organizer")
+    people = [make_user(app, f"guest{n:02}@example.com", name=f"Guest {n:02}") for n in range(24)]
+    with app.app_context():
+        event = make_past_event(organizer.id, "Crowd Night")
+        users = [db.session.get(User, p.id) for p in people]
+        for user in users:
+            events.add_attendee(event, user)
+        for n, user in enumerate(users):
+            for step in (1, 2):
+                meet(event, user, users[(n + step) % len(users)], n + step)
+        db.session.commit()
+    return sorted(p.email for p in people)
+
+
+@pytest.mark.parametrize("options", [[], ["--one-process"]], ids=["second process delivers", "one process"])
+def test_send_due_delivers_every_recap_exactly_once(app, runner, smtp, crowd, monkeypatch, options):
+    monkeypatch.setattr(recaps, "BATCH_SIZE", 5)  # five batches
+    render_batch = recaps._render_batch
+
+    def slow_render_batch(*args):  # (in this process only) the second one sends each batch meanwhile
+        time.sleep(0.2)
+        return render_batch(*args)
+
+    monkeypatch.setattr(recaps, "_render_batch", slow_render_batch)
+    app.config["OUTBOX_BATCH_SIZE"] = 2
+    result = runner.invoke(args=["send-due", *options])
+    assert result.exit_code == 0, result.output
+    counts = {key: int(value) for key, value in (pair.split("=") for pair in result.output.split())}
+    assert (counts["recaps_queued"], counts["sent"], counts["retrying"], counts["failed"]) == (24, 24, 0, 0)
+    if options:
+        assert "sent_by_second_process" not in counts
+    else:
+        assert counts["sent_by_second_process"] >= 5  # at least the first batch, while the rest were composed
+    assert sorted(m["To"] for m in smtp.messages) == crowd  # each once
+    with app.app_context():
+        assert {r.status for r in recap_rows()} == {"sent"}

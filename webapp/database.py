@@ -5,12 +5,17 @@ busy timeout (writers wait instead of failing) and ``BEGIN IMMEDIATE`` (a
 transaction that reads and then writes can't lose the race for the write lock
 half-way through, which ``busy_timeout`` cannot recover from). GET and HEAD
 requests never write (no state change on GET), so they begin a plain deferred
-transaction and read concurrently instead of queueing for the write lock.
+transaction and read concurrently instead of queueing for the write lock; so
+does any code inside :func:`reading` (e.g. a worker rendering a batch of
+emails before the short transaction that records them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
+from contextvars import ContextVar
 
 from flask import Flask, has_request_context, request
 from sqlalchemy import event
@@ -35,8 +40,26 @@ def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> No
     cursor.close()
 
 
+_reading: ContextVar[bool] = ContextVar("meetloop_reading", default=False)
+
+
+@contextlib.contextmanager
+def reading() -> Iterator[None]:
+    """A transaction that only reads: on SQLite it doesn't take the write lock,
+    so writers go on meanwhile. It ends (rolled back) on the way out: don't
+    write inside. Commit (or roll back) what was open before entering."""
+    if db.session().in_transaction():
+        raise RuntimeError("reading() starts its own transaction: end the open one first")
+    token = _reading.set(True)
+    try:
+        yield
+    finally:
+        db.session.rollback()
+        _reading.reset(token)
+
+
 def _sqlite_begin(connection) -> None:
-    read_only = has_request_context() and request.method in ("GET", "HEAD")
+    read_only = _reading.get() or (has_request_context() and request.method in ("GET", "HEAD"))
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 

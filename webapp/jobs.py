@@ -62,10 +62,12 @@ def deliver_outbox() -> dict[str, int]:
 @huey.periodic_task(crontab(minute="*"))
 def run_due_work() -> dict[str, int]:
     """Every minute: scheduled work, then retries and anything left in the outbox."""
+    from webapp.hooks import wake_mail_worker
     from webapp.services import schedule
 
     with app_context():
-        return schedule.run_due()
+        # After each committed batch of recaps, a delivery task: other consumers send them meanwhile.
+        return schedule.run_due(wake_delivery=wake_mail_worker)
 
 
 @huey.task()

@@ -62,24 +62,27 @@ def act(contact_id: int, action: str):
     return redirect(url_for("followups.index"))
 
 
-@bp.route("/f/<token>", methods=["GET", "POST"])
+@bp.route("/f/<token>", methods=["GET", "POST"])  # links whose token names the action
+@bp.route("/f/<token>/<action>", methods=["GET", "POST"])
 @limiter.limit("60/minute")  # like the sign-in link pages: generous per IP, a venue shares one
-def link(token: str):
+def link(token: str, action: str | None = None):
     """GET shows what the link will do; only the confirm button (POST) does it."""
     form = ConfirmForm()
+    named = action
     try:
         if form.validate_on_submit():
-            contact, action = followups.apply_action(token, _days())
+            contact, action = followups.apply_action(token, named, _days())
             db.session.commit()
             return render_template("followups/link_done.html", contact=contact, action=action,
                                    message=DONE_MESSAGES[action])
-        contact, action, days = followups.preview(token)
+        contact, action, days = followups.preview(token, named)
     except tokens.LinkError as exc:
         db.session.rollback()
         return render_template("followups/link_invalid.html", message=exc.message), 400
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return redirect(url_for("followups.link", token=token))
+        return redirect(url_for("followups.link", token=token, action=named))
     return render_template("followups/link_confirm.html", form=form, contact=contact, action=action, days=days,
-                           cadences=followups.CADENCES, default_cadence=followups.DEFAULT_CADENCE)
+                           cadences=followups.CADENCES, default_cadence=followups.DEFAULT_CADENCE,
+                           snooze_days=followups.SNOOZE_DAYS)

@@ -77,6 +77,8 @@ class Contact(Base):
         CheckConstraint(f"state IN {STATES!r}", name="state_known"),
         Index("ix_contact_owner_updated", "owner_id", "updated_at"),
         Index("ix_contact_owner_email", "owner_id", "email"),
+        # An event's contacts, and some owners' contacts from one event (a batch of recaps).
+        Index("ix_contact_event_owner", "event_id", "owner_id"),
         {"sqlite_autoincrement": True},  # one-click links name contacts by id: never reuse one
     )
 
@@ -85,7 +87,7 @@ class Contact(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
     source: Mapped[str] = mapped_column(String(16), default=ContactSource.SCAN.value)
     # How we met: the first event, and when.
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"))
     met_at: Mapped[datetime | None]
     # Imported or manual contacts only (linked ones show the person's profile).
     name: Mapped[str] = mapped_column(String(120), default="")

@@ -33,8 +33,11 @@ class Event(Base):
     # None means the default: 09:00 event-local the morning after it ends.
     followup_delay_minutes: Mapped[int | None]
     cancelled_at: Mapped[datetime | None]
-    # When the recap emails were recorded in the outbox (None: not yet).
+    # When every recap email was recorded in the outbox (None: not yet).
     recaps_queued_at: Mapped[datetime | None]
+    # A run composing the recaps holds this lease (renewed every batch); one
+    # that died leaves it to expire, and the next run finishes the job.
+    recaps_claimed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

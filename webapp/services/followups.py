@@ -59,6 +59,11 @@ class EmailEntry:
     snooze_url: str
     keep_in_touch_url: str  # the person picks how often on the page it opens
 
+    @property
+    def role(self) -> str:
+        """"Headline, Company", either alone, or ""."""
+        return ", ".join(part for part in (self.headline, self.company) if part)
+
 
 @dataclass(frozen=True)
 class Draft:
@@ -118,21 +123,23 @@ def _draft(owner: User, contact: Contact, card: people.Card | None) -> Draft:
     return Draft(subject=subject, body=body, mailto=mailto(email, subject, body), to=email)
 
 
-def email_entry(owner: User, contact: Contact) -> EmailEntry:
-    """``contact`` as listed in an email to ``owner`` (only what the other person shares)."""
+def email_entry(owner: User, contact: Contact, prefix: str | None = None) -> EmailEntry:
+    """``contact`` as listed in an email to ``owner`` (only what the other person shares).
+
+    The three one-click actions share one signed token (each action still
+    works once): a recap lists thousands of people, and signing was most of
+    the cost of composing it. ``prefix`` is :func:`link_prefix`, for
+    callers listing many people."""
     card = _card(contact)
     message = _draft(owner, contact, card)
-    # A recap lists thousands of these: the three links share one built path.
-    prefix = _link_prefix()
+    links = (prefix or link_prefix()) + _contact_token(contact) + "/"
     return EmailEntry(
         name=display_name(contact),
         headline=card.headline if card else contact.headline,
         company=card.company if card else contact.company,
         note=contact.note, tags=[t.name for t in contact.tags],
         mailto=message.mailto, draft_subject=message.subject, draft_body=message.body,
-        followed_up_url=prefix + _action_token(contact, FOLLOWED_UP),
-        snooze_url=prefix + _action_token(contact, SNOOZE, SNOOZE_DAYS),
-        keep_in_touch_url=prefix + _action_token(contact, KEEP_IN_TOUCH),
+        followed_up_url=links + FOLLOWED_UP, snooze_url=links + SNOOZE, keep_in_touch_url=links + KEEP_IN_TOUCH,
     )
 
 
@@ -218,10 +225,10 @@ def apply(contact: Contact, action: str, days: int | None = None, now: datetime 
         raise NotFound("No such action.")
 
 
-def _action_token(contact: Contact, action: str, days: int | None = None) -> str:
-    if action not in ACTIONS:
-        raise ValueError(f"unknown follow-up action {action!r}")
-    payload: dict[str, Any] = {"c": contact.id, "o": contact.owner_id, "a": action}
+def _contact_token(contact: Contact, days: int | None = None) -> str:
+    """A signed link token for the actions on ``contact``; the action is the
+    URL's last segment. ``days`` fixes the snooze length or cadence."""
+    payload: dict[str, Any] = {"c": contact.id, "o": contact.owner_id}
     if days is not None:
         payload["d"] = _days(days, 1)
     return tokens.make(PURPOSE, **payload)
@@ -230,20 +237,26 @@ def _action_token(contact: Contact, action: str, days: int | None = None) -> str
 _MARK = "TOKEN"
 
 
-def _link_prefix() -> str:
+def link_prefix() -> str:
     """``BASE_URL/f/``: what every action link is before its token (tokens
     are URL-safe, so appending one equals building the URL with it)."""
     return external_url("followups.link", token=_MARK).removesuffix(_MARK)
 
 
+
 def action_link(contact: Contact, action: str, days: int | None = None) -> str:
-    """Absolute signed single-use link to ``/f/<token>`` doing ``action`` on ``contact``."""
-    return external_url("followups.link", token=_action_token(contact, action, days))
+    """Absolute signed single-use link to ``/f/<token>/<action>`` doing ``action`` on ``contact``."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown follow-up action {action!r}")
+    return external_url("followups.link", token=_contact_token(contact, days), action=action)
 
 
-def _resolve(payload: dict[str, Any]) -> tuple[Contact, str, int | None]:
+def _resolve(payload: dict[str, Any], action: str | None) -> tuple[Contact, str, int | None]:
+    """The contact and action of a link. Links signed before the action moved
+    into the URL carry it in the payload, and their URL names none."""
+    if "a" in payload:
+        action = payload["a"] if action is None else None
     contact = db.session.get(Contact, payload.get("c"))
-    action = payload.get("a")
     if contact is None or contact.owner_id != payload.get("o") or contact.deleted_at is not None:
         raise tokens.LinkError("This contact is no longer in your connections.")
     if action not in ACTIONS:
@@ -251,18 +264,20 @@ def _resolve(payload: dict[str, Any]) -> tuple[Contact, str, int | None]:
     return contact, action, payload.get("d")
 
 
-def preview(token: str) -> tuple[Contact, str, int | None]:
-    """What the link will do, without doing it: (contact, action, days or None)."""
-    return _resolve(tokens.read(PURPOSE, token, LINK_MAX_AGE))
+def preview(token: str, action: str | None = None) -> tuple[Contact, str, int | None]:
+    """What the link ``/f/<token>[/<action>]`` will do, without doing it:
+    (contact, action, days or None). Each action of a token works once."""
+    return _resolve(tokens.read(PURPOSE, token, LINK_MAX_AGE, use=action), action)
 
 
-def apply_action(token: str, days: int | None = None, now: datetime | None = None) -> tuple[Contact, str]:
-    """Spend the link and do what it says. ``days`` is used only when the link
-    carries none (a "Keep in touch every…" link lets the person choose)."""
-    contact, action, linked_days = preview(token)
+def apply_action(token: str, named: str | None = None, days: int | None = None,
+                 now: datetime | None = None) -> tuple[Contact, str]:
+    """Spend the link (``named``: the action its URL names) and do what it says. ``days``
+    is used only when the link carries none (a "Keep in touch every…" link lets the person choose)."""
+    contact, action, linked_days = preview(token, named)
     days = linked_days if linked_days is not None else days
     if action != FOLLOWED_UP:
         _days(days, SNOOZE_DAYS if action == SNOOZE else DEFAULT_CADENCE)  # refuse before spending
-    tokens.spend(PURPOSE, token, LINK_MAX_AGE)
+    tokens.spend(PURPOSE, token, LINK_MAX_AGE, use=named)
     apply(contact, action, days, now)
     return contact, action

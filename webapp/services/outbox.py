@@ -9,15 +9,20 @@ lease expires and it is retried (the only case where a duplicate can happen).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
+import queue
 import smtplib
 import socket
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import Connection, and_, bindparam, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from webapp.email import Outgoing, render_message, transport_for
 from webapp.extensions import db
@@ -175,7 +180,7 @@ def deliver_batch(ids: list[int]) -> DeliveryReport:
     for row in rows:
         db.session.expunge(row)  # snapshots: nothing is expired or reloaded as outcomes commit
     db.session.commit()
-    with db.engine.connect() as conn:
+    with db.engine.connect() as conn, _relaxed_commits(conn):
         ready: list[tuple[OutboxMessage, Outgoing]] = []
         for row in rows:
             try:
@@ -189,6 +194,31 @@ def deliver_batch(ids: list[int]) -> DeliveryReport:
         conn.commit()
         _send(app, conn, rows, ready, report)
     return report
+
+
+@contextlib.contextmanager
+def _relaxed_commits(conn: Connection) -> Iterator[None]:
+    """On PostgreSQL, outcome commits don't wait for the WAL to reach the disk.
+
+    A worker killed at any point loses nothing by this (the server has the
+    commit); only a crash of the database server itself can forget the last
+    fraction of a second of outcomes, whose messages are then sent again. That
+    trade buys a commit per message at memory speed; SQLite's WAL with
+    ``synchronous=NORMAL`` makes the same one already."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    conn.exec_driver_sql("SET synchronous_commit TO OFF")
+    conn.commit()
+    try:
+        yield
+    finally:
+        try:
+            conn.rollback()
+            conn.exec_driver_sql("RESET synchronous_commit")  # the connection goes back to the pool
+            conn.commit()
+        except SQLAlchemyError:
+            conn.invalidate()  # never back to the pool with the setting on
 
 
 def _send(app, conn: Connection, rows: list[OutboxMessage], ready: list[tuple[OutboxMessage, Outgoing]],
@@ -238,3 +268,76 @@ def deliver_due(max_batches: int | None = None) -> DeliveryReport:
         if total.retrying and not total.sent:
             break  # the server is refusing everything: let backoff do its work
     return total
+
+
+# --- Delivering alongside composition, in a second process -------------------------------------------
+
+
+def _deliver_until_stopped(config: dict, ready, stop, results) -> None:
+    """A spawned process's main: deliver whatever is due, again and again,
+    until told to stop and nothing is left; put the report on ``results``."""
+    from webapp import create_app
+
+    app = create_app(config)
+    gc.freeze()  # as send-due does: the app's objects stay, out of the collector's way
+    total = DeliveryReport()
+    with app.app_context():
+        ready.set()
+        while True:
+            stopping = stop.is_set()  # read first: the last rows were committed before it was set
+            report = deliver_due()
+            total += report
+            if stopping and not report.sent:
+                break
+            if not report.sent:
+                stop.wait(IDLE_WAIT_SECONDS)
+    results.put(vars(total))
+
+
+IDLE_WAIT_SECONDS = 0.05
+
+
+class ParallelDelivery:
+    """Deliver the outbox in a second process while this one composes mail
+    (``flask send-due``): the first recaps go out seconds after the run starts
+    instead of after the last one is rendered, and a second core does the
+    sending. Claims keep the two apart (each message goes once); the report
+    counts what the second process sent. Only for transports another process
+    can reach (SMTP and files) and a database on disk or on a server."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.report = DeliveryReport()
+        self._process = None
+
+    @staticmethod
+    def possible(config) -> bool:
+        return config["MAIL_TRANSPORT"] in ("smtp", "file") and ":memory:" not in config["SQLALCHEMY_DATABASE_URI"]
+
+    def __enter__(self) -> ParallelDelivery:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited connections
+        ready, self._stop, self._results = context.Event(), context.Event(), context.Queue()
+        self._process = context.Process(target=_deliver_until_stopped, name="meetloop-delivery", daemon=True,
+                                        args=(dict(self.app.config), ready, self._stop, self._results))
+        self._process.start()
+        # Under a second to start; composing meanwhile would only race it for the core.
+        while not ready.wait(0.1) and self._process.is_alive():
+            pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        while True:
+            try:
+                self.report += DeliveryReport(**self._results.get(timeout=0.5))
+                break
+            except queue.Empty:
+                if not self._process.is_alive():  # it died: its claims are retried when their lease runs out
+                    log.warning("the delivery process ended without a report (exit code %s)",
+                                self._process.exitcode)
+                    break
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -35,7 +36,13 @@ class LinkUsed(LinkError):
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"meetloop.link.{purpose}")
+    return _serializer_for(current_app.config["SECRET_KEY"], purpose)
+
+
+@lru_cache(maxsize=64)
+def _serializer_for(secret_key: str, purpose: str) -> URLSafeTimedSerializer:
+    # Built once per key and purpose: a recap signs thousands of links.
+    return URLSafeTimedSerializer(secret_key, salt=f"meetloop.link.{purpose}")
 
 
 def make(purpose: str, **payload: Any) -> str:
@@ -43,8 +50,14 @@ def make(purpose: str, **payload: Any) -> str:
     return _serializer(purpose).dumps({**payload, "n": secrets.token_urlsafe(16)})
 
 
-def read(purpose: str, token: str, max_age: int) -> dict[str, Any]:
-    """Return the payload of a valid, unexpired, unspent link."""
+def _spent_key(payload: dict[str, Any], use: str | None) -> str:
+    """What spending records: the nonce, or the nonce and ``use`` for a link
+    that offers several single-use actions under one signature."""
+    return f"{payload['n']}:{use}" if use else payload["n"]
+
+
+def read(purpose: str, token: str, max_age: int, *, use: str | None = None) -> dict[str, Any]:
+    """Return the payload of a valid, unexpired link not yet spent (for ``use``)."""
     try:
         payload = _serializer(purpose).loads(token, max_age=max_age)
     except SignatureExpired:
@@ -53,19 +66,21 @@ def read(purpose: str, token: str, max_age: int) -> dict[str, Any]:
         raise LinkError("This link is not valid.") from None
     if not isinstance(payload, dict) or "n" not in payload:
         raise LinkError("This link is not valid.")
-    if db.session.get(UsedToken, payload["n"]) is not None:
+    if not isinstance(payload["n"], str):
+        raise LinkError("This link is not valid.")
+    if db.session.get(UsedToken, _spent_key(payload, use)) is not None:
         raise LinkUsed("This link has already been used.")
     return payload
 
 
-def spend(purpose: str, token: str, max_age: int) -> dict[str, Any]:
-    """Like :func:`read`, then mark the link used (atomically)."""
-    payload = read(purpose, token, max_age)
+def spend(purpose: str, token: str, max_age: int, *, use: str | None = None) -> dict[str, Any]:
+    """Like :func:`read`, then mark the link used (for ``use``), atomically."""
+    payload = read(purpose, token, max_age, use=use)
     try:
         with db.session.begin_nested():
             db.session.add(
                 UsedToken(
-                    nonce=payload["n"],
+                    nonce=_spent_key(payload, use),
                     purpose=purpose,
                     expires_at=utcnow() + timedelta(seconds=max_age),
                 )
