@@ -11,8 +11,11 @@
 --   MARKS    a folder where each thread leaves a file once all its answers
 --            are in, so the caller can stop wrk then (SIGINT) instead of
 --            waiting out -d
+--   OFFSET   requests of this mode sent by earlier runs against the same
+--            database: numbering goes on from there, so a later run's scans
+--            are new meetings too, not the first run's pairs meeting again
 --
--- Request number s (over all threads) is attendee s mod N scanning the badge
+-- Request number s (over all threads and runs) is attendee s mod N scanning the badge
 -- of attendee s mod N + 1 + floor(s / N) mod (N - 1): every (scanner, badge)
 -- pair is new until N * (N - 1) requests, and each person's requests are
 -- spread over the run, as at a real event (and below the per-user limit).
@@ -31,7 +34,7 @@ local function now()
 end
 
 local tokens, badges, people = {}, {}, 0
-local mode, path, window, tag, thread_count, marks = "scans", "/api/v1/scans", 1, "run", 1, nil
+local mode, path, window, tag, thread_count, marks, offset = "scans", "/api/v1/scans", 1, "run", 1, nil, 0
 
 -- Globals: read by done() through thread:get().
 thread_id = 0
@@ -58,6 +61,7 @@ function init(args)
   mode = args[2]
   path = mode == "scans" and "/api/v1/scans" or "/api/v1/bench/row"
   window, tag, thread_count, marks = tonumber(args[3]), args[4], tonumber(args[5]), args[6]
+  offset = tonumber(args[7] or "0")
 end
 
 -- Stop sending once the window is over; the connection then waits (an hour,
@@ -83,7 +87,7 @@ function request()
     -- this request is never sent, so it must not use up a number.
     return wrk.format("POST", path, {["Content-Type"] = "application/json"}, "{}")
   end
-  local s = sent * thread_count + thread_id
+  local s = offset + sent * thread_count + thread_id
   sent = sent + 1
   local scanner = s % people
   local badge = (scanner + 1 + math.floor(s / people) % (people - 1)) % people

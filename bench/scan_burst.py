@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, insert, select, update
 
 from bench import common
-from bench.scan_burst_server import Load, Server, redis_url, wrk
+from bench.scan_burst_server import THREADS, Load, Server, redis_url, wrk
 
 LUA = Path(__file__).with_suffix(".lua")
 SCANS, ROWS = "/api/v1/scans", "/api/v1/bench/row"
@@ -133,11 +133,15 @@ def run(size: str = "tiny", database: str = "sqlite") -> common.Result:
         everything = Load()  # warm-up included: every answer counts for the Scan rows
         with Server(url, folder, redis=redis) as server:
             tag = secrets.token_hex(3)
+            offsets = {"row": 0, "scans": 0}  # each run's scans go on where the last one's stopped
             for n, (mode, seconds, counted) in enumerate(schedule(chosen)):
                 tokens_fresh(app)
-                figures = wrk(server.url, LUA, plan, mode, seconds, f"{tag}r{n}")
+                cpu = server.cpu_seconds()
+                figures = wrk(server.url, LUA, plan, mode, seconds, f"{tag}r{n}", offset=offsets[mode])
+                offsets[mode] += figures["sent"] * THREADS  # past the highest number any thread used
                 if counted:
                     measured[mode].add(figures)
+                    measured[mode].cpu_seconds += server.cpu_seconds() - cpu
                 if mode == "scans":
                     scans_answered += Load().add(figures).ok
                 everything.add(figures)
@@ -168,6 +172,8 @@ def describe(result: common.Result, measured: dict[str, Load], statements: dict,
         result.figure(f"{label}: requests answered", load.answered)
         result.figure(f"{label}: throughput, 2xx/s", load.rate)
         result.figure(f"{label}: p50 / p99 latency, ms", f"{load.percentile_ms(50):.1f} / {load.percentile_ms(99):.1f}")
+        result.figure(f"{label}: server CPU per answer, ms (cores busy)",
+                      f"{1000 * load.cpu_seconds / max(load.answered, 1):.2f} ({load.cpu_seconds / load.seconds:.2f})")
         others = {s: n for s, n in sorted(load.statuses.items()) if not s.startswith("2")}
         result.figure(f"{label}: non-2xx answers", ", ".join(f"{s}: {n}" for s, n in others.items()) or "none")
         errors = {k: v for k, v in load.errors.items() if v and k != "status"}

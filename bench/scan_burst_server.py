@@ -99,6 +99,19 @@ class Server:
             time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not answer /healthz within {seconds:.0f} s:\n{self.tail()}")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the workers have used so far."""
+        from bench.common import child_pids
+
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in child_pids(self.process.pid):
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        return total / ticks
+
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
@@ -124,6 +137,7 @@ class Load:
     statuses: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
     latency_us: Counter = field(default_factory=Counter)  # microseconds -> requests
+    cpu_seconds: float = 0.0  # the server's CPU time while this load ran
 
     def add(self, run: dict) -> Load:
         self.sent += run["sent"]
@@ -153,13 +167,17 @@ class Load:
         return float("nan")
 
 
-def wrk(url: str, lua: Path, plan: Path, mode: str, seconds: float, tag: str, *, drain: float = 60) -> dict:
+def wrk(url: str, lua: Path, plan: Path, mode: str, seconds: float, tag: str, *, offset: int = 0,
+        drain: float = 60) -> dict:
     """One run: send for ``seconds``, then wait for every answer (up to
     ``drain`` seconds more), and stop wrk as soon as all its threads are done.
-    Returns the script's figures (see bench/scan_burst.lua), for :class:`Load`."""
+    ``offset``: requests of this mode sent by earlier runs (the sequence of
+    pairs goes on from there). Returns the script's figures (see
+    bench/scan_burst.lua), for :class:`Load`."""
     with tempfile.TemporaryDirectory(prefix="meetloop-wrk-") as marks:
         command = [WRK, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{int(seconds + drain) + 1}s", "--timeout", "30s",
-                   "--latency", "-s", str(lua), url, "--", str(plan), mode, f"{seconds}", tag, str(THREADS), marks]
+                   "--latency", "-s", str(lua), url, "--", str(plan), mode, f"{seconds}", tag, str(THREADS), marks,
+                   str(offset)]
         process = subprocess.Popen(  # noqa: S603 - wrk with our own arguments
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )

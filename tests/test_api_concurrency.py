@@ -17,10 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.error import HTTPError
 
 import pytest
+from sqlalchemy import event
 from werkzeug.serving import make_server
 
 from tests.api_support import SCANS, count, new_client_id, token_for
 from tests.factories import attend, make_event, make_user
+from webapp.extensions import db
 from webapp.models import Contact, Scan
 
 PARALLEL = 50
@@ -100,3 +102,38 @@ def test_fifty_parallel_meetings_of_one_pair_make_fifty_scans_and_one_contact_ea
     assert sum(not payload["already_connected"] for _, payload in answers) >= 1
     assert count(app, Scan) == PARALLEL
     assert contacts_between(app, ana.id, pia.id) == (1, 1)
+
+
+def test_a_scan_takes_the_write_lock_only_for_its_writes(app, client, pair):
+    """On SQLite a scan reads (its caller, the badge, the facts) in a deferred
+    transaction and takes the write lock (BEGIN IMMEDIATE) only for its
+    inserts, so writers queue behind writes, not reads. On PostgreSQL the
+    reads and writes stay one transaction."""
+    _, _, badge, token = pair
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def statement(conn, cursor, text, parameters, context, executemany) -> None:
+        seen.append(text.split(None, 2)[0].upper() + (" IMMEDIATE" if text.startswith("BEGIN IMMEDIATE") else ""))
+
+    def commit(conn) -> None:
+        seen.append("COMMIT")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        answer = client.post(SCANS, json={"badge": badge, "client_id": new_client_id()},
+                             headers={"Authorization": f"Bearer {token}"})
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    assert answer.status_code == 201, answer.get_json()
+    first_insert = seen.index("INSERT")
+    if engine.dialect.name == "sqlite":
+        assert seen[0] == "BEGIN" and "SELECT" in seen[:first_insert]  # reads without the lock
+        lock = seen.index("BEGIN IMMEDIATE")
+        assert seen[lock - 1] == "COMMIT" and lock < first_insert  # the lock comes right before the writes
+    else:
+        assert "COMMIT" not in seen[:first_insert] and "SELECT" in seen[:first_insert]
+    assert count(app, Scan) == 1 and count(app, Contact) == 2

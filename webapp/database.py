@@ -7,7 +7,8 @@ half-way through, which ``busy_timeout`` cannot recover from). GET and HEAD
 requests never write (no state change on GET), so they begin a plain deferred
 transaction and read concurrently instead of queueing for the write lock; so
 does any code inside :func:`reading` (e.g. a worker rendering a batch of
-emails before the short transaction that records them).
+emails before the short transaction that records them), and a
+:func:`reads_first` view until it calls :func:`begin_writing` (a scan).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextvars import ContextVar
 
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -58,9 +59,54 @@ def reading() -> Iterator[None]:
         _reading.reset(token)
 
 
+_WRITING = "meetloop_writing"  # on flask.g: a reads-first view has started writing
+_DEFERRED = "meetloop_deferred"  # on the connection: its transaction began without the write lock
+
+
+def reads_first(view):
+    """Mark a view whose request reads (who is asking, what they asked about)
+    before it writes: on SQLite its transaction starts without the write lock,
+    and :func:`begin_writing` takes it just before the first write, so
+    concurrent writers don't queue behind the reads."""
+    view.reads_first = True
+    return view
+
+
+def begin_writing() -> None:
+    """Where a :func:`reads_first` view's reads end: end the reading
+    transaction (keeping what it loaded, nothing expired) so the writes that
+    follow take SQLite's write lock only now. Its facts may be a moment old by
+    then, so the writes must not depend on them staying true (insert ignoring
+    conflicts, as scans do). Anywhere else, and on PostgreSQL, nothing happens."""
+    if not has_request_context():
+        return
+    g.setdefault(_WRITING, True)
+    session = db.session()
+    if not session.in_transaction() or not session.connection().info.get(_DEFERRED):
+        return
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("begin_writing() after a write: the reads came too late")
+    keep, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
+
+
+def _takes_write_lock() -> bool:
+    if _reading.get():
+        return False
+    if not has_request_context() or g.get(_WRITING):
+        return True
+    if request.method in ("GET", "HEAD"):
+        return False
+    return not getattr(current_app.view_functions.get(request.endpoint), "reads_first", False)
+
+
 def _sqlite_begin(connection) -> None:
-    read_only = _reading.get() or (has_request_context() and request.method in ("GET", "HEAD"))
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    locking = _takes_write_lock()
+    connection.info[_DEFERRED] = not locking
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if locking else "BEGIN")
 
 
 def tune_engine(engine: Engine) -> None:

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, jsonify, request
 from webapp.api import openapi, serializers
 from webapp.api.auth import api_user, public, rate_key, record_token_use, require_auth
 from webapp.errors import error_response
+from webapp.database import reads_first
 from webapp.extensions import db, limiter
 from webapp.services import DomainError, NotFound, PermissionDenied, connections, contact_sync, contacts
 
@@ -59,6 +60,7 @@ def me():
 
 
 @bp.post("/scans")
+@reads_first  # on SQLite the write lock waits for the writes
 @limiter.limit(SCANS_PER_USER, key_func=rate_key, methods=["POST"])
 @limiter.limit(SCANS_PER_IP, methods=["POST"])
 def create_scan():

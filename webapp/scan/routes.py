@@ -17,6 +17,7 @@ from flask_login import current_user, login_required
 
 from webapp.access import or_404
 from webapp.auth.forms import ConfirmForm, EmailOnlyForm
+from webapp.database import reads_first
 from webapp.extensions import db, limiter
 from webapp.organize.door import flash_check_in
 from webapp.scan.forms import INTENTS, ConnectForm
@@ -53,6 +54,7 @@ def badge(token: str):
 
 
 @bp.post("/b/<token>/connect")
+@reads_first  # on SQLite the write lock waits for the writes
 @login_required
 @limiter.limit("300/minute", key_func=lambda: f"user:{current_user.id}")
 def connect(token: str):

@@ -94,9 +94,10 @@ def set_tag_cadence(tag: Tag, days: int | None) -> int:
 
 
 def log_touch(contact: Contact, kind: str, *, at: datetime | None = None, note: str = "",
-              event_id: int | None = None) -> Interaction:
+              event_id: int | None = None, flush: bool = True) -> Interaction:
     """Record a touch and restart the reminder clock from it (an older,
-    back-dated touch is kept in the history but doesn't move the clock back)."""
+    back-dated touch is kept in the history but doesn't move the clock back).
+    ``flush=False`` leaves the flush to the caller (one for several touches)."""
     now = utcnow()
     at = at or now
     if kind not in {k.value for k in InteractionKind}:
@@ -112,7 +113,8 @@ def log_touch(contact: Contact, kind: str, *, at: datetime | None = None, note: 
         contact.last_touched_at = at
     contact.updated_at = now
     reschedule(contact)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return interaction
 
 

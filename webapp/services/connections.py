@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, delete, exists, or_, select
 from sqlalchemy.orm import aliased, joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from webapp.database import begin_writing
 from webapp.extensions import db
 from webapp.models import (
     Attendance,
@@ -251,6 +252,9 @@ def record_scan(
             return replay
         raise
     meeting = _Meeting(scanner, attendance.user, attendance.event, when)
+    # The reads are done: on SQLite, only the writes below hold the write lock.
+    # (Every write ignores a row another transaction added meanwhile.)
+    begin_writing()
     scan = _insert_scan(meeting, client_id=client_id, badge=badge.strip()[:300], note=note)
     if scan is None:  # seen before (perhaps a moment ago, in a concurrent upload)
         replay = _replay(scanner, client_id, badge, event_ref)
@@ -264,7 +268,7 @@ def record_scan(
         tagging.add(mine, tag_names, enforce_limit=False)
     if already:  # meeting again is a touch: both reminder clocks restart
         for contact in (mine, theirs):
-            cadences.log_touch(contact, InteractionKind.MET, at=when, event_id=attendance.event_id)
+            cadences.log_touch(contact, InteractionKind.MET, at=when, event_id=attendance.event_id, flush=False)
     db.session.flush()
     return ScanResult(scan=scan, contact=mine, created=True, already_connected=already)
 
