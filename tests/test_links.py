@@ -354,6 +354,34 @@ def test_an_expired_link_raises_link_expired(ctx):
     assert tokens.read("signin", token, 120)["uid"] == 1
 
 
+def test_an_ids_link_reads_back_its_ids_each_use_once_and_only_for_its_purpose(ctx):
+    token = tokens.make_ids("followup-action", 123456, 78)
+    assert tokens.read("followup-action", token, 60)["ids"] == [123456, 78]
+    assert token != tokens.make_ids("followup-action", 123456, 78)  # a fresh nonce each time
+    tokens.spend("followup-action", token, 60, use="snooze")
+    with pytest.raises(tokens.LinkUsed):
+        tokens.spend("followup-action", token, 60, use="snooze")
+    assert tokens.spend("followup-action", token, 60, use="followed-up")["ids"] == [123456, 78]
+    with pytest.raises(tokens.LinkError):
+        tokens.read("touch-action", token, 60)  # another purpose's key
+    ids, rest = token.split(".", 1)
+    for forged in (f"123457-78.{rest}", token[:-2] + ("AA" if not token.endswith("AA") else "BB"), ids):
+        with pytest.raises(tokens.LinkError):
+            tokens.read("followup-action", forged, 60)
+
+
+def test_an_expired_ids_link_raises_link_expired(ctx):
+    class Earlier(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - 61
+
+    value = tokens.make_ids("followup-action", 5, 6).rsplit(".", 2)[0]
+    token = Earlier(ctx.config["SECRET_KEY"], salt="meetloop.ids.followup-action").sign(value).decode()
+    with pytest.raises(tokens.LinkExpired):
+        tokens.read("followup-action", token, 60)
+    assert tokens.read("followup-action", token, 120)["ids"] == [5, 6]
+
+
 def test_peek_link_names_the_user_without_spending(ctx):
     user = make_user(ctx, password=None)
     token = tokens.make(accounts.SIGNIN, uid=user.id, sv=user.session_version)

@@ -228,10 +228,9 @@ def apply(contact: Contact, action: str, days: int | None = None, now: datetime 
 def _contact_token(contact: Contact, days: int | None = None) -> str:
     """A signed link token for the actions on ``contact``; the action is the
     URL's last segment. ``days`` fixes the snooze length or cadence."""
-    payload: dict[str, Any] = {"c": contact.id, "o": contact.owner_id}
-    if days is not None:
-        payload["d"] = _days(days, 1)
-    return tokens.make(PURPOSE, **payload)
+    if days is None:
+        return tokens.make_ids(PURPOSE, contact.id, contact.owner_id)
+    return tokens.make(PURPOSE, c=contact.id, o=contact.owner_id, d=_days(days, 1))
 
 
 _MARK = "TOKEN"
@@ -256,6 +255,8 @@ def _resolve(payload: dict[str, Any], action: str | None) -> tuple[Contact, str,
     into the URL carry it in the payload, and their URL names none."""
     if "a" in payload:
         action = payload["a"] if action is None else None
+    if "ids" in payload:
+        payload = dict(zip(("c", "o"), payload["ids"], strict=False))
     contact = db.session.get(Contact, payload.get("c"))
     if contact is None or contact.owner_id != payload.get("o") or contact.deleted_at is not None:
         raise tokens.LinkError("This contact is no longer in your connections.")

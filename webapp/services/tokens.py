@@ -8,13 +8,14 @@ fails even when two requests race.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
@@ -45,9 +46,34 @@ def _serializer_for(secret_key: str, purpose: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt=f"meetloop.link.{purpose}")
 
 
+@lru_cache(maxsize=64)
+def _signer_for(secret_key: str, purpose: str) -> TimestampSigner:
+    return TimestampSigner(secret_key, salt=f"meetloop.ids.{purpose}")
+
+
 def make(purpose: str, **payload: Any) -> str:
     """Sign ``payload`` for ``purpose`` with a fresh nonce."""
     return _serializer(purpose).dumps({**payload, "n": secrets.token_urlsafe(16)})
+
+
+# "<id>-<id>.<nonce>.<timestamp>.<signature>": see make_ids.
+_IDS_TOKEN = re.compile(r"\d{1,18}(?:-\d{1,18}){0,3}\.[\w-]{16,43}\.[\w-]{4,12}\.[\w-]{20,90}", re.ASCII)
+
+
+def make_ids(purpose: str, *ids: int) -> str:
+    """Like :func:`make` for a payload of a few ids, read back as
+    ``payload["ids"]``: signed without JSON or compression, in a third of the
+    time (a recap signs one link per person it lists)."""
+    signer = _signer_for(current_app.config["SECRET_KEY"], purpose)
+    return signer.sign(f"{'-'.join(str(int(i)) for i in ids)}.{secrets.token_urlsafe(16)}").decode("ascii")
+
+
+def _load(purpose: str, token: str, max_age: int) -> Any:
+    if _IDS_TOKEN.fullmatch(token):
+        value = _signer_for(current_app.config["SECRET_KEY"], purpose).unsign(token, max_age=max_age)
+        ids, nonce = value.decode("ascii").split(".")
+        return {"ids": [int(i) for i in ids.split("-")], "n": nonce}
+    return _serializer(purpose).loads(token, max_age=max_age)
 
 
 def _spent_key(payload: dict[str, Any], use: str | None) -> str:
@@ -59,7 +85,7 @@ def _spent_key(payload: dict[str, Any], use: str | None) -> str:
 def read(purpose: str, token: str, max_age: int, *, use: str | None = None) -> dict[str, Any]:
     """Return the payload of a valid, unexpired link not yet spent (for ``use``)."""
     try:
-        payload = _serializer(purpose).loads(token, max_age=max_age)
+        payload = _load(purpose, token, max_age)
     except SignatureExpired:
         raise LinkExpired("This link has expired.") from None
     except BadSignature:
