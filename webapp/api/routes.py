@@ -11,8 +11,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from webapp.api import openapi, serializers
 from webapp.api.auth import api_user, public, rate_key, record_token_use, require_auth
-from webapp.errors import error_response
 from webapp.database import reads_first
+from webapp.errors import error_response
 from webapp.extensions import db, limiter
 from webapp.services import DomainError, NotFound, PermissionDenied, connections, contact_sync, contacts
 
