@@ -12,7 +12,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from webapp.models.base import Base, utcnow
 from webapp.models.event import Event
-from webapp.models.user import User
+from webapp.models.user import User, search_text
 
 
 class ContactSource(enum.StrEnum):
@@ -51,6 +51,8 @@ contact_tag = Table(
     Base.metadata,
     Column("contact_id", ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True),
+    # A tag's people (the primary key leads with the contact): the address book filtered by a tag.
+    Index("ix_contact_tag_tag_id", "tag_id", "contact_id"),
 )
 
 
@@ -77,8 +79,6 @@ class Contact(Base):
         CheckConstraint(f"state IN {STATES!r}", name="state_known"),
         Index("ix_contact_owner_updated", "owner_id", "updated_at"),
         Index("ix_contact_owner_email", "owner_id", "email"),
-        # An event's contacts, and some owners' contacts from one event (a batch of recaps).
-        Index("ix_contact_event_owner", "event_id", "owner_id"),
         {"sqlite_autoincrement": True},  # one-click links name contacts by id: never reuse one
     )
 
@@ -87,7 +87,7 @@ class Contact(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
     source: Mapped[str] = mapped_column(String(16), default=ContactSource.SCAN.value)
     # How we met: the first event, and when.
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"), index=True)
     met_at: Mapped[datetime | None]
     # Imported or manual contacts only (linked ones show the person's profile).
     name: Mapped[str] = mapped_column(String(120), default="")
@@ -136,13 +136,31 @@ def _newest_first_postgresql(element, compiler, **kw):
     return f"{compiler.process(element.expr, **kw)} DESC NULLS LAST"
 
 
-# The address book's default order (last in touch first, contacts.search): read
+# The address book's default order (last in touch first, contact_list): read
 # from this index, not sorted, however many contacts someone has.
 Index("ix_contact_owner_recent", Contact.owner_id, newest_first(func.coalesce(Contact.last_touched_at, Contact.met_at)),
       Contact.id.desc())
 # Someone's live contacts by follow-up state and event: the nav's follow-up count
 # on every page, the address book's total and its list of events, from the index.
 Index("ix_contact_owner_live", Contact.owner_id, Contact.deleted_at, Contact.state, Contact.event_id)
+# The events where someone met their live contacts, one index probe per event
+# (contact_list.summary): not a read of every contact to find a few events.
+Index("ix_contact_owner_event", Contact.owner_id, Contact.event_id,
+      postgresql_where=Contact.deleted_at.is_(None) & Contact.event_id.is_not(None),
+      sqlite_where=Contact.deleted_at.is_(None) & Contact.event_id.is_not(None))
+
+
+def own_search_text(contact=Contact) -> ColumnElement[str]:
+    """What a search looks in among ``contact``'s own columns (the class or an
+    alias): the name, headline, company and email given for them, and the
+    owner's note. The search itself takes a member's name from their profile."""
+    return search_text(contact.name, contact.headline, contact.company, contact.email, contact.note)
+
+
+# Substring search of an address book (PostgreSQL's pg_trgm; SQLite reads the rows).
+Index("ix_contact_search", own_search_text().label("search_text"), postgresql_using="gin",
+      postgresql_ops={"search_text": "gin_trgm_ops"}, postgresql_with={"fastupdate": "off"},
+      ).ddl_if(dialect="postgresql")
 
 
 class Interaction(Base):
