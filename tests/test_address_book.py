@@ -4,14 +4,16 @@ losing-touch list — each over HTTP, with CSRF, and only ever one's own."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import event as sa_event
 
 from tests.conftest import EVENT_ROLES, csrf_token_of
-from tests.factories import make_user, reload
+from tests.factories import make_event, make_user, reload
 from webapp.extensions import db
 from webapp.models import Contact, Interaction, Tag, User, utcnow
 from webapp.services import cadences, tags
@@ -40,7 +42,7 @@ def tag_contact(app, contact_id, *names, cadence=None):
 
 
 def names_on(page: str) -> list[str]:
-    return re.findall(r'class="person-row">.*?<strong>([^<]+)</strong>', page, re.S)
+    return [html.unescape(name) for name in re.findall(r'class="person-row">.*?<strong>([^<]+)</strong>', page, re.S)]
 
 
 @pytest.fixture
@@ -349,3 +351,175 @@ def test_losing_touch_pages_too(app, client, auth):
     last = client.get("/contacts/losing-touch?page=3").get_data(as_text=True)
     assert names_on(first)[:2] == ["Person 054", "Person 053"] and len(names_on(first)) == 25
     assert names_on(last) == [f"Person {n:03}" for n in range(4, -1, -1)]
+
+
+# --- Searching and paging a large book --------------------------------------------------------------
+
+
+@pytest.fixture
+def varied_book(app, auth):
+    """A book with accents, other alphabets, quotes and LIKE's wildcard characters in it."""
+    owner = make_user(app, "vera@example.com", name="Vera Varied")
+    add_contact(app, owner, "Zoë Ångström", company="Øresund Labs", touched_days_ago=1)
+    add_contact(app, owner, "Зоя Иванова", headline="инженер", touched_days_ago=2)
+    add_contact(app, owner, "Seán O'Brien", note='Said "hello" at the 100% event', touched_days_ago=3)
+    add_contact(app, owner, "Ann Underscore", email="a_b@example.com", touched_days_ago=4)
+    add_contact(app, owner, "Axb Person", email="axb@example.com", touched_days_ago=5)
+    add_contact(app, owner, "Slash Person", company="AC/DC", touched_days_ago=6)
+    auth.as_user(owner)
+    return owner
+
+
+@pytest.mark.parametrize(("q", "expected"), [
+    ("zoë", ["Zoë Ångström"]),
+    ("ZOË", ["Zoë Ångström"]),  # any case (ë itself is the same letter)
+    ("zo", ["Zoë Ångström"]),  # shorter than a trigram: still found
+    ("resund", ["Zoë Ångström"]),  # the company
+    ("ванова", ["Зоя Иванова"]),  # another alphabet
+    ("инжен", ["Зоя Иванова"]),  # the headline
+    ("o'brien", ["Seán O'Brien"]),  # a quote
+    ('"hello"', ["Seán O'Brien"]),  # the note, quotes and all
+    ('"', ["Seán O'Brien"]),
+    ("100%", ["Seán O'Brien"]),  # % is a character, not "anything"
+    ("%", ["Seán O'Brien"]),
+    ("a_b", ["Ann Underscore"]),  # _ is a character: not Axb Person
+    ("_", ["Ann Underscore"]),
+    ("ac/dc", ["Slash Person"]),  # the escape character itself
+    ("*", []),
+    ("near", []),
+    ("zoë NEAR ångström", []),  # a phrase, not a query language
+    ("  person  ", ["Axb Person", "Slash Person"]),  # whitespace collapsed
+    ("x" * 300, []),  # far too long: no match, no error
+])
+def test_search_finds_any_text_literally_in_any_field(client, varied_book, q, expected):
+    response = client.get("/contacts", query_string={"q": q})
+    assert response.status_code == 200
+    assert sorted(names_on(response.get_data(as_text=True))) == sorted(expected)
+
+
+def test_a_search_pages_on_with_next_and_tells_more_than_it_shows_until_the_end(app, client, auth):
+    owner = make_user(app)
+    for n in range(30):
+        add_contact(app, owner, f"Match {n:02}", touched_days_ago=n + 1)
+    add_contact(app, owner, "Someone Else", touched_days_ago=1)
+    auth.as_user(owner)
+
+    first = client.get("/contacts?q=match").get_data(as_text=True)
+    second = client.get("/contacts?q=match&page=2").get_data(as_text=True)
+    beyond = client.get("/contacts?q=match&page=3")
+
+    assert names_on(first) == [f"Match {n:02}" for n in range(25)]
+    assert "More than 25 people match" in first and "Page 1" in first
+    assert 'href="/contacts?q=match&amp;page=2" rel="next"' in first and 'rel="prev"' not in first
+    assert names_on(second) == [f"Match {n:02}" for n in range(25, 30)]
+    assert "30 people match" in second and 'rel="next"' not in second
+    assert 'href="/contacts?q=match&amp;page=1" rel="prev"' in second
+    assert beyond.status_code == 200 and "Nobody matches" in beyond.get_data(as_text=True)
+    # Without a search the list counts everyone and says how many pages there are.
+    assert "31 people" in client.get("/contacts").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "-3", "2.5", "99999999999999999999999999", "٣"])
+def test_a_page_number_that_makes_no_sense_is_the_first_or_an_empty_page(client, book, page):
+    response = client.get("/contacts", query_string={"page": page, "sort": "name"})
+    assert response.status_code == 200
+    assert names_on(response.get_data(as_text=True)) in (["Amy Adams", "Bo Brown", "Mia Member", "Zed Zulu"], [])
+
+
+def test_the_met_at_filter_offers_the_events_where_people_were_met_newest_first(app, client, auth):
+    owner = make_user(app, role="organizer")
+    older = make_event(app, owner, "Older Meetup", days_from_now=-30)
+    newer = make_event(app, owner, "Newer Summit", days_from_now=-3)
+    unmet = make_event(app, owner, "Nobody Met Here", days_from_now=-1)
+    gone = make_event(app, owner, "Only A Removed Contact", days_from_now=-2)
+    add_contact(app, owner, "Met Older", event_id=older.id, touched_days_ago=5)
+    add_contact(app, owner, "Met Newer", event_id=newer.id, touched_days_ago=2)
+    add_contact(app, owner, "Also Newer", event_id=newer.id, touched_days_ago=3)
+    add_contact(app, owner, "Imported", touched_days_ago=1)
+    removed = add_contact(app, owner, "Removed", event_id=gone.id, touched_days_ago=1)
+    with app.app_context():
+        db.session.get(Contact, removed).deleted_at = utcnow()
+        db.session.commit()
+    auth.as_user(owner)
+
+    page = client.get("/contacts").get_data(as_text=True)
+    menu = re.search(r'<select id="event" name="event">(.*?)</select>', page, re.S)[1]
+    assert re.findall(r">([^<]+)</option>", menu) == ["Any event", "Newer Summit", "Older Meetup"]
+    assert unmet.name not in menu and gone.name not in menu
+    assert "4 people" in page
+    filtered = client.get(f"/contacts?event={newer.id}").get_data(as_text=True)
+    assert sorted(names_on(filtered)) == ["Also Newer", "Met Newer"] and "2 people match" in filtered
+    assert f'<option selected value="{newer.id}">Newer Summit</option>' in filtered
+
+
+def test_a_tag_filter_pages_and_every_row_lists_its_tags_by_name(app, client, auth):
+    owner = make_user(app)
+    ids = [add_contact(app, owner, f"Tagged {n:02}", touched_days_ago=n + 1) for n in range(27)]
+    add_contact(app, owner, "Untagged", touched_days_ago=1)
+    for contact_id in ids:
+        tag_contact(app, contact_id, "zeta", "Alpha")
+    auth.as_user(owner)
+    with app.app_context():
+        tag_id = tags.find(owner.id, "zeta").id
+
+    first = client.get(f"/contacts?tag={tag_id}").get_data(as_text=True)
+    second = client.get(f"/contacts?tag={tag_id}&page=2").get_data(as_text=True)
+
+    assert names_on(first) == [f"Tagged {n:02}" for n in range(25)] and "27 people match" in first
+    assert "Page 1 of 2" in first and names_on(second) == ["Tagged 25", "Tagged 26"]
+    assert re.search(r"Tagged 00</strong>.*?in touch yesterday · Alpha · zeta\s*</small>", first, re.S)
+
+
+def _statements(app, client, url: str) -> int:
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa_event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", record)
+    return len(seen)
+
+
+def test_the_list_takes_the_same_statements_for_12_or_80_contacts(app, client, auth):
+    owner = make_user(app, role="organizer")
+    event = make_event(app, owner, days_from_now=-2)
+
+    def grow(total: int) -> int:
+        with app.app_context():
+            have = db.session.scalar(db.select(db.func.count(Contact.id)).where(Contact.owner_id == owner.id))
+        for n in range(have, total):
+            member = make_user(app, f"member{n}@example.com", name=f"Member {n:03}") if n % 4 == 0 else None
+            with app.app_context():
+                entry = Contact(owner_id=owner.id, user_id=member.id if member else None, name=f"Person {n:03}",
+                                source="scan" if member else "manual", state="new" if n % 5 == 0 else "done",
+                                event_id=event.id if member else None, last_touched_at=utcnow() - timedelta(days=n))
+                db.session.add(entry)
+                db.session.commit()
+                contact_id = entry.id
+            tag_contact(app, contact_id, "every", f"own {n}")
+        with app.app_context():
+            return tags.find(owner.id, "every").id
+
+    auth.as_user(owner)
+    tag_id = grow(12)
+    urls = ["/contacts", "/contacts?q=person", f"/contacts?tag={tag_id}", "/contacts?sort=name&state=new",
+            f"/contacts?event={event.id}&q=member"]
+    small = [_statements(app, client, url) for url in urls]
+    grow(80)
+    large = [_statements(app, client, url) for url in urls]
+    assert large == small, f"statements at 12 contacts {small}, at 80 {large}"
+
+
+def test_a_member_with_a_photo_shows_it_and_everyone_else_their_initial(app, client, book):
+    with app.app_context():
+        db.session.get(User, book["member"].id).photo_version = 3
+        db.session.commit()
+    page = client.get("/contacts").get_data(as_text=True)
+    assert re.search(rf'<img class="avatar avatar-sm" src="[^"]*/{book["member"].id}/photo\.jpg\?v=3"', page)
+    assert '<span class="avatar avatar-sm avatar-initials" aria-hidden="true">Z</span>' in page  # Zed Zulu

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 from tests.factories import attend, make_event, make_user
 from webapp.extensions import db
 from webapp.models import Attendance, Contact, Event, Scan, User
-from webapp.services import NotFound, accounts, badges, connections, events
+from webapp.services import NotFound, accounts, attendee_list, badges, connections, events
 from webapp.services import attendees as service
 from webapp.services.attendees import ListQuery
 
@@ -69,7 +70,7 @@ def conf(app):
 
 
 def names(event: Event, **query) -> list[str]:
-    return [a.user.name for a in db.session.scalars(service.list_query(event, ListQuery(**query)))]
+    return [a.name for a in attendee_list.list_page(event, ListQuery(**query), 1, 100).page.items]
 
 
 def the_event(conf) -> Event:
@@ -339,3 +340,69 @@ def test_the_list_and_the_csv_take_the_same_statements_for_10_or_60_attendees(ap
 
     assert large == small, f"statements at 10 attendees {small}, at 60 {large}"
     assert client.get(urls[0]).get_data(as_text=True).count('<tr id="attendance-') == service.PER_PAGE
+
+
+# --- Searching and paging a large list -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("search", "expected"), [
+    ("zoë", ["Zoë Ångström"]),
+    ("ZOË", ["Zoë Ångström"]),  # any case
+    ("zo", ["Zoë Ångström", "Зоя Иванова"]),  # shorter than a trigram: still found (her email is zoya@)
+    ("ванова", ["Зоя Иванова"]),  # another alphabet
+    ("o'br", ["Seán O'Brien"]),  # quotes are text
+    ('"', []),
+    ("a_b", ["Ann Underscore"]),  # _ is a character, not "any one"
+    ("ac/dc", ["Slash Person"]),
+    ("near *", []),
+    ("x" * 300, []),
+])
+def test_search_takes_any_text_literally(ctx, conf, search, expected):
+    event = the_event(conf)
+    for name, email, company in (("Zoë Ångström", "zoe@example.com", ""), ("Зоя Иванова", "zoya@example.com", ""),
+                                 ("Seán O'Brien", "sean@example.com", ""), ("Ann Underscore", "a_b@example.com", ""),
+                                 ("Axb Person", "axb@example.com", ""), ("Slash Person", "slash@example.com", "AC/DC")):
+        events.add_attendee(event, accounts.create_user(email, name, company=company))
+    db.session.commit()
+    assert names(event, search=search) == expected
+
+
+def test_the_list_page_shows_who_met_how_many_and_who_checked_them_in(app, conf, client, auth):
+    auth.as_user(_user(app, conf.owner_id))
+    page = client.get(f"/events/{conf.slug}/attendees").get_data(as_text=True)
+    rows = dict(re.findall(r'<tr id="attendance-(\d+)">(.*?)</tr>', page, re.S))
+    met = {key: re.findall(r"<td>(\d+)</td>", rows[str(ident)])[0] for key, ident in conf.ids.items()}
+    assert met == {"ana": "1", "bruno": "1", "carla": "0", "dave": "0", "eva": "0"}  # the other event's scan: no
+    assert "by Olga Organizer" in rows[str(conf.ids["bruno"])] and "—" in rows[str(conf.ids["ana"])]
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "99999999999999999999999999", "7"])
+def test_a_page_number_that_makes_no_sense_is_the_first_or_an_empty_page(app, conf, client, auth, page):
+    auth.as_user(_user(app, conf.owner_id))
+    response = client.get(f"/events/{conf.slug}/attendees", query_string={"page": page})
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert text.count('<tr id="attendance-') in (5, 0)
+    assert "5 registered" in text
+
+
+def test_a_filtered_list_counts_its_matches_and_pages_them(app, client, auth):
+    organizer = make_user(app, role="organizer", password=None)
+    event = make_event(app, organizer, "Big Conference")
+    with app.app_context():
+        big = db.session.get(Event, event.id)
+        for n in range(60):
+            events.add_attendee(big, accounts.create_user(f"p{n:03}@example.com", f"Person {n:03}",
+                                                          company="Acme" if n % 2 else "Globex"))
+        db.session.commit()
+    auth.as_user(organizer)
+
+    first = client.get(f"/events/{event.slug}/attendees?q=acme").get_data(as_text=True)
+    second = client.get(f"/events/{event.slug}/attendees?q=acme&page=2").get_data(as_text=True)
+
+    assert "Showing 1\u201325 of 30 matching" in first and "Page 1 of 2" in first
+    assert f'href="/events/{event.slug}/attendees?q=acme&amp;page=2"' in first
+    assert "Showing 26\u201330 of 30 matching" in second and "Person 059" in second and "Person 058" not in second
+    # "Remove…" keeps the search and the page.
+    assert re.search(rf'href="/events/{event.slug}/attendees\?remove=\d+&amp;q=acme&amp;page=2#confirm-remove"',
+                     second)

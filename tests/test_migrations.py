@@ -147,3 +147,39 @@ def test_sqlite_tables_rebuilt_by_a_migration_keep_their_rows_and_never_reuse_id
         engine.dispose()
     assert after == before
     assert newest == highest + 1
+
+
+def test_postgresql_downgrades_to_nothing_and_upgrades_again(fresh_postgres_database, tmp_path):
+    """Every revision undoes itself on PostgreSQL too (0012 leaves pg_trgm installed: see its docstring)."""
+    instance = tmp_path / "instance"
+    assert flask_db("upgrade", fresh_postgres_database, instance).returncode == 0
+    downgraded = flask_db("downgrade", fresh_postgres_database, instance, "base")
+    assert downgraded.returncode == 0, downgraded.stderr
+    engine = create_engine(normalise_database_url(fresh_postgres_database))
+    try:
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    finally:
+        engine.dispose()
+    upgrade_then_check(fresh_postgres_database, instance)
+
+
+def test_postgresql_searches_people_and_address_books_through_trigram_indexes(fresh_postgres_database, tmp_path):
+    """The GIN indexes exist, take new entries straight in (no pending list a
+    search would read through until the next vacuum), and the searches' own
+    expression is the one indexed, so the planner can use them."""
+    upgrade_then_check(fresh_postgres_database, tmp_path / "instance")
+    engine = create_engine(normalise_database_url(fresh_postgres_database))
+    try:
+        with engine.connect() as connection:
+            found = dict(connection.exec_driver_sql(
+                "SELECT c.relname, pg_get_indexdef(c.oid) || ' ' || coalesce(array_to_string(c.reloptions, ','), '') "
+                "FROM pg_class c WHERE c.relname IN ('ix_user_search', 'ix_contact_search')").all())
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            plan = "\n".join(row[0] for row in connection.exec_driver_sql(
+                "EXPLAIN SELECT id FROM \"user\" WHERE lower(((((name || E'\\n') || headline) || E'\\n') || company) "
+                "|| E'\\n' || email) LIKE '%%ana%%'"))
+    finally:
+        engine.dispose()
+    assert set(found) == {"ix_user_search", "ix_contact_search"}
+    assert all("USING gin" in text and "gin_trgm_ops" in text and "fastupdate=off" in text for text in found.values())
+    assert "ix_user_search" in plan

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from wtforms import DateField, EmailField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Email, InputRequired, Length, Optional
+from wtforms.widgets import Select, html_params
 
 from webapp.models import FollowUpState
-from webapp.services import cadences, contacts, tags
+from webapp.services import cadences, contact_list, contacts, tags
 
 NO_CADENCE = ""
 
@@ -17,6 +19,30 @@ def _int_or_none(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 10 else None
+
+
+class QuickSelect(Select):
+    """WTForms' single select, the same markup, with each option written out
+    directly: its general per-option rendering is most of what a list page's
+    filter bar costs, and those render on every view of the list."""
+
+    def __call__(self, field, **kwargs):
+        if self.multiple or field.has_groups():
+            return super().__call__(field, **kwargs)
+        kwargs.setdefault("id", field.id)
+        for flag in self.validation_attrs:
+            if flag not in kwargs and getattr(field.flags, flag, False):
+                kwargs[flag] = True
+        options = []
+        for choice in field._iter_choices_normalized():
+            if choice.render_kw or isinstance(choice.value, bool):
+                options.append(super().render_option(choice))
+            else:
+                selected = "selected " if choice.selected else ""
+                label = choice.label or choice.value
+                options.append(f'<option {selected}value="{escape(choice.value)}">{escape(label)}</option>')
+        # Values and labels are escaped above, and html_params escapes the attributes.
+        return Markup(f"<select {html_params(name=field.name, **kwargs)}>{''.join(options)}</select>")  # noqa: S704
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -82,7 +108,8 @@ class RenameTagForm(FlaskForm):
 class BulkTagForm(FlaskForm):
     """Tag or untag the contacts ticked on the list (``contact`` checkboxes)."""
 
-    action = SelectField("With the selected people", choices=choices([("tag", "Add tag"), ("untag", "Remove tag")]))
+    action = SelectField("With the selected people", choices=choices([("tag", "Add tag"), ("untag", "Remove tag")]),
+                         widget=QuickSelect())
     tag = StringField("Tag", validators=[InputRequired(message="Name a tag."), Length(max=tags.MAX_LENGTH)],
                       render_kw={"list": "tag-names", "autocomplete": "off"})
     back = HiddenField()
@@ -94,10 +121,12 @@ class FilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField("Search", validators=[Length(max=100)], render_kw={"type": "search", "placeholder":
-                                                                       "Name, company, note…"})
-    tag = SelectField("Tag", coerce=_int_or_none, validate_choice=False)
-    event = SelectField("Met at", coerce=_int_or_none, validate_choice=False)
+    q = StringField("Search", validators=[Length(max=contact_list.MAX_SEARCH)],
+                    render_kw={"type": "search", "placeholder": "Name, company, note…"})
+    tag = SelectField("Tag", coerce=_int_or_none, validate_choice=False, widget=QuickSelect())
+    event = SelectField("Met at", coerce=_int_or_none, validate_choice=False, widget=QuickSelect())
     state = SelectField("Follow-up", choices=choices([("", "Any")] + [(s.value, s.value.replace("_", " ").capitalize())
-                                                                        for s in FollowUpState]), validate_choice=False)
-    sort = SelectField("Sort by", choices=choices(contacts.SORTS.items()), validate_choice=False)
+                                                                        for s in FollowUpState]),
+                        validate_choice=False, widget=QuickSelect())
+    sort = SelectField("Sort by", choices=choices(contact_list.SORTS.items()), validate_choice=False,
+                       widget=QuickSelect())

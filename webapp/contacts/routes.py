@@ -22,7 +22,8 @@ from webapp.contacts.forms import (
 from webapp.extensions import db
 from webapp.forms_support import REFUSED, submit
 from webapp.models import utcnow
-from webapp.services import ValidationFailed, cadences, connections, contacts, people, tags
+from webapp.services import ValidationFailed, cadences, connections, contact_list, contacts, people, tags
+from webapp.services.paging import page_number
 
 PER_PAGE = 25  # a phone screenful or three; keeps a page quick to build and to scroll
 
@@ -34,21 +35,18 @@ def contact_or_404(contact_id: int):
 @bp.get("/contacts")
 @login_required
 def index():
-    filters = FilterForm(request.args)
-    owned_tags = tags.by_owner(current_user)
-    filters.tag.choices = choices([("", "Any tag")] + [(str(tag.id), tag.name) for tag, _ in owned_tags])
-    filters.event.choices = choices([("", "Any event")] + [(str(e.id), e.name)
-                                                           for e in contacts.events_met_at(current_user)])
-    filters.validate()  # shape only: out-of-range values fall back to "no filter"
-    query = contacts.search(
-        current_user, q=filters.q.data or "", tag_id=filters.tag.data, event_id=filters.event.data,
-        state=filters.state.data or None, sort=filters.sort.data or "recent",
-    )
-    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
+    filters = FilterForm(request.args)  # out-of-range values read as "no filter"
+    wanted = contact_list.Filters(q=filters.q.data or "", tag_id=filters.tag.data, event_id=filters.event.data,
+                                  state=filters.state.data or None, sort=filters.sort.data or "recent")
+    offered = contact_list.choices(current_user)
+    filters.tag.choices = choices([("", "Any tag")] + [(str(tag_id), name) for tag_id, name in offered.tags])
+    filters.event.choices = choices([("", "Any event")] + [(str(event_id), name) for event_id, name in offered.events])
+    filters.validate()  # shape only, for the messages
+    page = contact_list.list_page(current_user, wanted, page_number(request.args.get("page")), PER_PAGE)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("contacts/index.html", page=page, filters=filters, args=args, filtered=bool(args),
                            now=utcnow(), bulk=BulkTagForm(back=request.full_path),
-                           tag_names=[t.name for t, _ in owned_tags])
+                           tag_names=[name for _, name in offered.tags])
 
 
 @bp.get("/contacts/<int:contact_id>")
@@ -71,7 +69,7 @@ def _show(contact, status: int = 200, **forms):
     return render_template(
         "contacts/show.html", contact=contact, card=card, form=ConfirmForm(), history=cadences.history(contact),
         labels=cadences.LABELS, now=utcnow(),
-        cadence=cadences.effective_cadence(contact), tag_names=[t.name for t, _ in tags.by_owner(current_user)],
+        cadence=cadences.effective_cadence(contact), tag_names=[name for _, name in tags.names(current_user)],
         **defaults,
     ), status
 
@@ -112,7 +110,7 @@ def new():
             return redirect(url_for("contacts.show", contact_id=contact.id))
     status = 422 if form.errors else 200
     return render_template("contacts/new.html", form=form,
-                           tag_names=[t.name for t, _ in tags.by_owner(current_user)]), status
+                           tag_names=[name for _, name in tags.names(current_user)]), status
 
 
 def _create(form: NewContactForm):

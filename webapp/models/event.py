@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.models.base import Base, utcnow
@@ -66,6 +66,8 @@ class Attendance(Base):
     __table_args__ = (
         UniqueConstraint("event_id", "user_id"),
         UniqueConstraint("event_id", "badge_code"),
+        # How many registered and checked in, from the index alone (attendee list, dashboard, door).
+        Index("ix_attendance_event_checked_in", "event_id", "checked_in_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

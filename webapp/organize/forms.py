@@ -10,6 +10,7 @@ from wtforms import EmailField, HiddenField, SearchField, SelectChoice, SelectFi
 from wtforms.validators import InputRequired, Length, Optional
 
 from webapp.auth.forms import EMAIL
+from webapp.contacts.forms import QuickSelect
 from webapp.services.attendees import MAX_SEARCH, SORTS, ListQuery
 
 # --- Attendee list and door (webapp/organize/attendees.py, door.py) ----------------------------
@@ -27,12 +28,12 @@ class AttendeeFilterForm(FlaskForm):
     checked_in = SelectField(
         "Check-in",
         choices=[SelectChoice("", "Everyone"), SelectChoice("yes", "Checked in"), SelectChoice("no", "Not checked in")],
-        validate_choice=False,
+        validate_choice=False, widget=QuickSelect(),
     )
     connections = SelectField(
         "Connections", choices=[SelectChoice("", "Everyone"), SelectChoice("yes", "Met someone"),
                  SelectChoice("no", "Met nobody yet")],
-        validate_choice=False,
+        validate_choice=False, widget=QuickSelect(),
     )
     sort = HiddenField()
 

@@ -15,13 +15,15 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, case, distinct, exists, func, or_, select, union_all
-from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
+from sqlalchemy import and_, case, distinct, exists, func, literal, or_, select, union, union_all
+from sqlalchemy.orm import aliased, contains_eager, joinedload
+from sqlalchemy.sql.expression import BindParameter, ColumnElement, ScalarSelect
 
 from webapp.extensions import db
 from webapp.models import Attendance, Event, Scan, User
+from webapp.models.user import profile_search_text
 from webapp.services import NotFound, PermissionDenied, ValidationFailed, accounts, badges, checkin, events
-from webapp.services.contacts import contains_text
+from webapp.services.contacts import contains_text, like_pattern, needs_escape
 
 PER_PAGE = 25  # a screenful at the door or on a laptop; quick to build at any event size
 DOOR_LIMIT = 20
@@ -72,21 +74,50 @@ class WalkIn:
 # --- Shared pieces ---------------------------------------------------------------------------
 
 
-def _words(text: str) -> list[str]:
+def search_words(text: str) -> list[str]:
+    """The words of a search as matched: lower case, at most ``MAX_WORDS`` of them."""
     return text.strip()[:MAX_SEARCH].lower().split()[:MAX_WORDS]
 
 
-def _matches_every_word(words: Sequence[str], *columns) -> list:
-    """One condition per word: it appears (case-insensitively, literally) in one of ``columns``."""
-    return [contains_text(word, *columns) for word in words]
+def matches_every_word(words: Sequence[str | BindParameter[str]], *columns, dialect: str | None = None,
+                       escaped: bool = True) -> list:
+    """One condition per word: it appears (case-insensitively, literally) in one of
+    ``columns``, all of them the person's (``User``'s). A word is the text, or a
+    bound parameter that will hold its :func:`~webapp.services.contacts.like_pattern`
+    (``escaped`` as for :func:`~webapp.services.contacts.contains_text`).
+
+    On PostgreSQL each word is also looked up in the trigram index on the
+    person's searchable text (which holds every column searched here): the
+    index finds the candidates, the exact test then checks them.
+    """
+    dialect = dialect or db.session.get_bind().dialect.name
+    conditions = [contains_text(word, *columns, dialect=dialect, escaped=escaped) for word in words]
+    if dialect == "postgresql":
+        for word in words:
+            if isinstance(word, str):
+                word, escaped = literal(like_pattern(word)), needs_escape(word)
+            conditions.append(profile_search_text(User).like(word, escape="/" if escaped else None))
+    return conditions
 
 
-def _has_connections(event: Event):
+def has_connections(event_id) -> ColumnElement[bool]:
+    """Whether the attendance's person met someone at the event ``event_id`` (a value or a parameter)."""
     # Two EXISTS rather than one with an OR, so each can use an index on the scan table.
     return or_(
-        exists().where(Scan.event_id == event.id, Scan.scanner_id == Attendance.user_id),
-        exists().where(Scan.event_id == event.id, Scan.scanned_id == Attendance.user_id),
+        exists().where(Scan.event_id == event_id, Scan.scanner_id == Attendance.user_id),
+        exists().where(Scan.event_id == event_id, Scan.scanned_id == Attendance.user_id),
     )
+
+
+def people_met_by(user_id, event_id) -> ScalarSelect[int]:
+    """How many different people ``user_id`` met at the event ``event_id``:
+    a count correlated to the enclosing query's ``user_id`` column, for a
+    page's rows, read from the scan indexes."""
+    others = union(
+        select(Scan.scanned_id).where(Scan.event_id == event_id, Scan.scanner_id == user_id).correlate_except(Scan),
+        select(Scan.scanner_id).where(Scan.event_id == event_id, Scan.scanned_id == user_id).correlate_except(Scan),
+    ).subquery("met")
+    return select(func.count()).select_from(others).scalar_subquery()
 
 
 def _people_met(event: Event, user_ids: Sequence[int] | None = None):
@@ -122,42 +153,7 @@ def totals(event: Event) -> Totals:
     return Totals(registered or 0, checked_in or 0)
 
 
-# --- The attendee list -----------------------------------------------------------------------
-
-
-def _order(sort: str) -> list:
-    name, pk = func.lower(User.name), Attendance.id
-    not_in_yet = Attendance.checked_in_at.is_(None)
-    return {
-        "name": [name, pk],
-        "-name": [name.desc(), pk.desc()],
-        "registered": [Attendance.registered_at, pk],
-        "-registered": [Attendance.registered_at.desc(), pk.desc()],
-        "checked_in": [not_in_yet, Attendance.checked_in_at, pk],
-        "-checked_in": [not_in_yet, Attendance.checked_in_at.desc(), pk.desc()],
-    }.get(sort) or [name, pk]
-
-
-def list_query(event: Event, query: ListQuery | None = None) -> Select[tuple[Attendance]]:
-    """The event's attendances (each with its user and who checked them in
-    loaded) matching ``query``, in its order: for ``db.paginate``. Search
-    words must each appear in the person's name, email or company."""
-    query = query or ListQuery()
-    statement = (
-        select(Attendance)
-        .join(Attendance.user)
-        # Who checked people in: a second query for the page's rows, not a join the sort carries along.
-        .options(contains_eager(Attendance.user), selectinload(Attendance.checked_in_by))
-        .where(Attendance.event_id == event.id, *_matches_every_word(
-            _words(query.search), User.name, User.email, User.company))
-    )
-    if query.checked_in is not None:
-        is_in = Attendance.checked_in_at.is_not(None)
-        statement = statement.where(is_in if query.checked_in else ~is_in)
-    if query.has_connections is not None:
-        connected = _has_connections(event)
-        statement = statement.where(connected if query.has_connections else ~connected)
-    return statement.order_by(*_order(query.sort))
+# --- The attendee list (see attendee_list) --------------------------------------------------
 
 
 def connection_counts(event: Event, user_ids: Sequence[int]) -> dict[int, int]:
@@ -241,12 +237,12 @@ def door_search(event: Event, text: str, limit: int = DOOR_LIMIT) -> DoorResults
     """People at ``event`` for the door: by badge code (ignoring case, spaces
     and dashes), a scanned badge URL, or words that each appear in the name or
     email. Exact code matches come first, then by name; at most ``limit``."""
-    words = _words(text)
+    words = search_words(text)
     if not words:
         return DoorResults([], False)
     code = badges.normalise_code(text[:MAX_SEARCH])
     code_match = func.upper(Attendance.badge_code) == code
-    found = [code_match, and_(*_matches_every_word(words, User.name, User.email))]
+    found = [code_match, and_(*matches_every_word(words, User.name, User.email))]
     token = badges.token_from(text)
     if token:
         found.append(Attendance.badge_token == token)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy import and_, exists, func, literal, or_, select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.expression import BindParameter, ColumnElement
 
 from webapp.extensions import db
-from webapp.models import Attendance, Block, Contact, ContactSource, Event, FollowUpState, User, contact_tag, utcnow
+from webapp.models import Attendance, Block, Contact, ContactSource, FollowUpState, User, utcnow
 from webapp.services import NotFound, ValidationFailed
 
 MAX_NOTE = 5000
@@ -36,68 +36,45 @@ def recent(owner: User, limit: int | None = None) -> list[Contact]:
     return list(db.session.scalars(query))
 
 
-SORTS = {"recent": "Last in touch", "name": "Name", "due": "Reminder due", "met": "Recently met"}
+_WILDCARDS = ("/", "%", "_")
 
 
-def contains_text(term: str, *columns) -> ColumnElement[bool]:
+def like_pattern(term: str) -> str:
+    """A LIKE pattern finding ``term`` anywhere, taken literally (``/`` escapes ``%``, ``_`` and itself)."""
+    for char in _WILDCARDS:
+        term = term.replace(char, "/" + char)
+    return f"%{term}%"
+
+
+def needs_escape(term: str) -> bool:
+    """Whether ``term``'s :func:`like_pattern` escapes anything (a LIKE without
+    an ESCAPE clause is a little quicker for SQLite to run)."""
+    return any(char in term for char in _WILDCARDS)
+
+
+def contains_text(term: str | BindParameter[str], *columns, dialect: str | None = None,
+                  escaped: bool = True) -> ColumnElement[bool]:
     """Whether ``term`` (lower case, no line breaks) appears literally in one of
     ``columns``, ignoring case: what the fastest way is differs by database.
+
+    ``term`` is the text, or a bound parameter that will hold its
+    :func:`like_pattern` (``escaped`` False when :func:`needs_escape` says it
+    escapes nothing); ``dialect`` is the database's (by default the session's).
 
     SQLite: one plain LIKE per column, which stops at the first match and
     already ignores case exactly as far as SQLite's lower() would (ASCII).
     Elsewhere: one LIKE over the lower-cased columns joined by line breaks
     (which a term can't span), rather than a lower() and a LIKE per column.
     """
-    if db.session.get_bind().dialect.name == "sqlite":
-        return or_(*(column.contains(term, autoescape=True) for column in columns))
+    if isinstance(term, str):
+        term, escaped = literal(like_pattern(term)), needs_escape(term)
+    escape = "/" if escaped else None
+    if (dialect or db.session.get_bind().dialect.name) == "sqlite":
+        return or_(*(column.like(term, escape=escape) for column in columns))
     joined = func.coalesce(columns[0], "")
     for column in columns[1:]:
         joined = joined + literal("\n") + func.coalesce(column, "")
-    return func.lower(joined).contains(term, autoescape=True)
-
-
-def search(owner: User, *, q: str = "", tag_id: int | None = None, event_id: int | None = None,
-           state: str | None = None, sort: str = "recent"):
-    """``owner``'s live contacts matching the filters, as a query to paginate.
-
-    ``q`` looks in the name, headline and company (a MeetLoop contact's
-    *current* profile), the email they share, and the owner's own note.
-    """
-    person = User.__table__.alias("person")
-    name = func.coalesce(person.c.name, Contact.name)
-    term = " ".join((q or "").split()).lower()[:100]
-    query = (
-        select(Contact).where(Contact.owner_id == owner.id, Contact.deleted_at.is_(None))
-        .options(selectinload(Contact.user), selectinload(Contact.event), selectinload(Contact.tags))
-    )
-    if term or sort == "name":  # only these read the person's profile (the page count too, otherwise)
-        query = query.outerjoin(person, person.c.id == Contact.user_id)
-    if term:
-        shared_email = case((person.c.share_email.is_(True), person.c.email), else_="")
-        query = query.where(contains_text(term, name, person.c.headline, person.c.company, shared_email,
-                                          Contact.headline, Contact.company, Contact.email, Contact.note))
-    if tag_id is not None:
-        query = query.where(Contact.id.in_(select(contact_tag.c.contact_id).where(contact_tag.c.tag_id == tag_id)))
-    if event_id is not None:
-        query = query.where(Contact.event_id == event_id)
-    if state in {s.value for s in FollowUpState}:
-        query = query.where(Contact.state == state)
-    order = {
-        "name": (func.lower(name), Contact.id),
-        "due": (Contact.next_reminder_at.asc().nulls_last(), Contact.id),
-        "met": (Contact.met_at.desc().nulls_last(), Contact.id.desc()),
-    }.get(sort, (func.coalesce(Contact.last_touched_at, Contact.met_at).desc().nulls_last(), Contact.id.desc()))
-    return query.order_by(*order)
-
-
-def events_met_at(owner: User) -> list[Event]:
-    """Events where ``owner`` met at least one of their live contacts, newest first."""
-    # The owner's distinct events first, then those events: an IN (...) lets PostgreSQL walk
-    # each event's contacts (everyone's) looking for the owner's instead.
-    met = (select(Contact.event_id).where(Contact.owner_id == owner.id, Contact.deleted_at.is_(None))
-           .distinct().subquery())
-    return list(db.session.scalars(select(Event).join(met, met.c.event_id == Event.id)
-                                   .order_by(Event.starts_at.desc())))
+    return func.lower(joined).like(term, escape=escape)
 
 
 def set_note(contact: Contact, note: str) -> None:

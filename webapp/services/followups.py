@@ -145,13 +145,13 @@ def email_entry(owner: User, contact: Contact, prefix: str | None = None) -> Ema
 
 def _waiting(owner_id: int, now: datetime):
     """Live contacts still to follow up: new, or snoozed and due again."""
+    # The state IN (...) first: an index on (owner, deleted_at, state) then reads
+    # only those two states' entries, not all of someone's 5,000 contacts.
     return and_(
         Contact.owner_id == owner_id,
         Contact.deleted_at.is_(None),
-        or_(
-            Contact.state == FollowUpState.NEW.value,
-            and_(Contact.state == FollowUpState.SNOOZED.value, Contact.snoozed_until <= now),
-        ),
+        Contact.state.in_((FollowUpState.NEW.value, FollowUpState.SNOOZED.value)),
+        or_(Contact.state == FollowUpState.NEW.value, Contact.snoozed_until <= now),
     )
 
 

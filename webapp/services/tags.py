@@ -53,6 +53,12 @@ def by_owner(owner: User) -> list[tuple[Tag, int]]:
     return [(tag, n) for tag, n in rows]
 
 
+def names(owner: User) -> list[tuple[int, str]]:
+    """Every tag of ``owner`` as (id, name), by name: for choosing one (no counts to make)."""
+    return [(tag_id, name) for tag_id, name in db.session.execute(
+        select(Tag.id, Tag.name).where(Tag.owner_id == owner.id).order_by(func.lower(Tag.name), Tag.id))]
+
+
 def find(owner_id: int, name: str) -> Tag | None:
     return db.session.scalar(select(Tag).where(Tag.owner_id == owner_id, func.lower(Tag.name) == name.lower()))
 
