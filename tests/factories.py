@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from flask import has_app_context
+from sqlalchemy import event as sa_event
 
 from webapp.extensions import db
 from webapp.models import Attendance, Event, Role, User, utcnow
@@ -86,3 +87,22 @@ def meet(event: Event, scanner: User, scanned: User, minutes_in: int, note: str 
     badge = events.attendance_of(scanned, event).badge_token
     connections.record_scan(scanner, badge, f"c{next(_client_ids)}", note=note, tags=list(tags),
                             scanned_at=event.starts_at + timedelta(minutes=minutes_in))
+
+
+def count_statements(app, client, url: str) -> int:
+    """SQL statements of one GET of ``url`` (answered 200, its body read to the end)."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa_event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = client.get(url)
+        assert response.status_code == 200
+        response.get_data()  # the CSV streams: read it all while counting
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", record)
+    return len(seen)

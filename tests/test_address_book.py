@@ -10,10 +10,9 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import event as sa_event
 
 from tests.conftest import EVENT_ROLES, csrf_token_of
-from tests.factories import make_event, make_user, reload
+from tests.factories import count_statements, make_event, make_user, reload
 from webapp.extensions import db
 from webapp.models import Contact, Interaction, Tag, User, utcnow
 from webapp.services import cadences, tags
@@ -470,22 +469,6 @@ def test_a_tag_filter_pages_and_every_row_lists_its_tags_by_name(app, client, au
     assert re.search(r"Tagged 00</strong>.*?in touch yesterday · Alpha · zeta\s*</small>", first, re.S)
 
 
-def _statements(app, client, url: str) -> int:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa_event.listen(engine, "before_cursor_execute", record)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", record)
-    return len(seen)
-
-
 def test_the_list_takes_the_same_statements_for_12_or_80_contacts(app, client, auth):
     owner = make_user(app, role="organizer")
     event = make_event(app, owner, days_from_now=-2)
@@ -510,9 +493,9 @@ def test_the_list_takes_the_same_statements_for_12_or_80_contacts(app, client, a
     tag_id = grow(12)
     urls = ["/contacts", "/contacts?q=person", f"/contacts?tag={tag_id}", "/contacts?sort=name&state=new",
             f"/contacts?event={event.id}&q=member"]
-    small = [_statements(app, client, url) for url in urls]
+    small = [count_statements(app, client, url) for url in urls]
     grow(80)
-    large = [_statements(app, client, url) for url in urls]
+    large = [count_statements(app, client, url) for url in urls]
     assert large == small, f"statements at 12 contacts {small}, at 80 {large}"
 
 

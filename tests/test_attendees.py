@@ -11,10 +11,9 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
-from tests.factories import attend, make_event, make_user
+from tests.factories import attend, count_statements, make_event, make_user
 from webapp.extensions import db
 from webapp.models import Attendance, Contact, Event, Scan, User
 from webapp.services import NotFound, accounts, attendee_list, badges, connections, events
@@ -305,24 +304,6 @@ def grow(app, event_id: int, total: int) -> None:
                                     client_id=str(uuid.uuid4()), note=NOTE))
             have.append(attendance)
         db.session.commit()
-
-
-def count_statements(app, client, url: str) -> int:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa_event.listen(engine, "before_cursor_execute", record)
-    try:
-        response = client.get(url)
-        assert response.status_code == 200
-        response.get_data()  # the CSV streams: read it all while counting
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", record)
-    return len(seen)
 
 
 def test_the_list_and_the_csv_take_the_same_statements_for_10_or_60_attendees(app, client, auth):
