@@ -119,7 +119,8 @@ def record_token_use(response: Response) -> Response:
         db.session.rollback()
         api_tokens.record_use(who.token_id)
         db.session.commit()
-    except SQLAlchemyError:
+    except SQLAlchemyError as error:
         db.session.rollback()
-        log.warning("could not record the use of API token %s", who.token_id, exc_info=True)
+        # The class only: a driver's message names the database host and port.
+        log.warning("could not record the use of API token %s: %s", who.token_id, type(error).__name__)
     return response
