@@ -63,6 +63,8 @@ ROUTES = {
     "/admin/mail": ("/admin/mail", admins_only()),
     "/admin/mail/<int:message_id>": ("/admin/mail/{message}", admins_only()),
     "/admin/mail/<int:message_id>/body.html": ("/admin/mail/{message}/body.html", admins_only()),
+    "/admin/health": ("/admin/health", admins_only()),
+    "/admin/audit": ("/admin/audit", admins_only()),
 }
 
 

@@ -9,6 +9,7 @@ import functools
 import gc
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -176,6 +177,28 @@ def add_attendee(event_ref: str, email: str, name: str) -> None:
     click.echo(badges.badge_url(attendance))
 
 
+@command("backup")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+def backup(path: Path, force: bool) -> None:
+    """Copy the SQLite database to PATH while the app runs (on PostgreSQL:
+    prints the pg_dump command to use instead, and exits 2)."""
+    from webapp.services import backup as backup_service
+
+    done = backup_service.backup(db.engine.url, path, force=force)
+    click.echo(f"Backed up the database to {done.path} ({_size(done.size)}, {done.size} bytes)")
+
+
+def _size(size: float) -> str:
+    """``1.4 MB``: the largest unit that keeps the number under 1024."""
+    unit = "bytes"
+    for bigger in ("KB", "MB", "GB", "TB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, bigger
+    return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+
+
 def register(app: Flask) -> None:
-    for cmd in (create_user, demo, send_due, create_event, add_attendee):
+    for cmd in (create_user, demo, send_due, create_event, add_attendee, backup):
         app.cli.add_command(cmd)

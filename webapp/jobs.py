@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,13 +60,31 @@ def deliver_outbox() -> dict[str, int]:
         return vars(report)
 
 
+def heartbeat(name: str) -> None:
+    """Record that the periodic task ``name`` runs, in a short transaction of
+    its own (the admin health page flags a worker whose beat is old). A
+    failure is logged, never raised: the heartbeat must not stop the work."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from webapp.extensions import db
+    from webapp.services import health
+
+    try:
+        health.beat(name, socket.gethostname())
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("could not record the %s heartbeat", name)
+
+
 @huey.periodic_task(crontab(minute="*"))
 def run_due_work() -> dict[str, int]:
     """Every minute: scheduled work, then retries and anything left in the outbox."""
     from webapp.hooks import wake_mail_worker
-    from webapp.services import schedule
+    from webapp.services import health, schedule
 
     with app_context():
+        heartbeat(health.WORKER_TASK)
         # After each committed batch of recaps, a delivery task: other consumers send them meanwhile.
         return schedule.run_due(wake_delivery=wake_mail_worker)
 

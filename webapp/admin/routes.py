@@ -12,9 +12,10 @@ from wtforms import HiddenField, SelectChoice, SelectField
 from webapp.auth.forms import ConfirmForm
 from webapp.auth.session import admin_required
 from webapp.extensions import db
+from webapp.forms_support import storable
 from webapp.models import OutboxMessage, User
 from webapp.redaction import redact
-from webapp.services import DomainError, admin_users, mail
+from webapp.services import DomainError, admin_users, audit, health, mail
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -28,11 +29,27 @@ def index():
     return render_template("admin/index.html", counts=mail.status_counts())
 
 
+@bp.get("/health")
+@admin_required
+def health_page():
+    report = health.check(redis_url=current_app.config["REDIS_URL"])
+    return render_template("admin/health.html", health=report, limits=health)
+
+
+@bp.get("/audit")
+@admin_required
+def audit_log():
+    action = request.args.get("action") if request.args.get("action") in audit.ACTIONS else None
+    actor = (request.args.get("actor") or "").replace("\x00", "").strip()[: audit.MAX_SEARCH]
+    page = db.paginate(audit.log_query(action, actor), per_page=audit.PER_PAGE, error_out=False)
+    return render_template("admin/audit.html", page=page, action=action, actor=actor, actions=audit.ACTIONS)
+
+
 @bp.get("/mail")
 @admin_required
 def mail_log():
     status = request.args.get("status") or None
-    search = (request.args.get("q") or "").strip()[:100] or None
+    search = storable(request.args.get("q") or "").strip()[:100] or None
     page = db.paginate(mail.log_query(status, search), per_page=50, error_out=False)
     return render_template(
         "admin/mail_log.html", page=page, status=status, q=search or "", counts=mail.status_counts()
@@ -114,7 +131,7 @@ def _apply(form: FlaskForm, change: Callable[[], None], done: str):
 @bp.get("/users")
 @admin_required
 def users():
-    search = (request.args.get("q") or "").strip()[: admin_users.MAX_SEARCH]
+    search = storable(request.args.get("q") or "").strip()[: admin_users.MAX_SEARCH]
     role = request.args.get("role") if request.args.get("role") in admin_users.ROLES else None
     page = db.paginate(admin_users.search_query(search, role), per_page=admin_users.PER_PAGE, error_out=False)
     return render_template("admin/users.html", page=page, q=search, role=role, roles=admin_users.ROLES,

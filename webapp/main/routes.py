@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import text
 
-from webapp.extensions import db
 from webapp.models import utcnow
 from webapp.services import cadences, contacts, events, reasons
+from webapp.services import health as health_checks
 
 bp = Blueprint("main", __name__)
 
@@ -61,5 +60,9 @@ def manifest():
 
 @bp.get("/healthz")
 def health():
-    db.session.execute(text("SELECT 1"))
-    return jsonify({"status": "ok"})
+    """For load balancers: unauthenticated, one ``SELECT 1``, no details either way."""
+    reachable = health_checks.database_reachable()
+    response = jsonify({"status": "ok" if reachable else "unavailable"})
+    response.status_code = 200 if reachable else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response

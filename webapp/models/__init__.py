@@ -1,6 +1,7 @@
 """All models, importable from one place (Alembic autogenerate reads this)."""
 
 from webapp.models.api_token import ApiToken
+from webapp.models.audit import AuditEntry, WorkerHeartbeat
 from webapp.models.base import Base, utcnow
 from webapp.models.connection import Block, Scan
 from webapp.models.contact import (
@@ -22,6 +23,7 @@ from webapp.models.user import Role, User
 __all__ = [
     "ApiToken",
     "Attendance",
+    "AuditEntry",
     "Base",
     "Block",
     "Contact",
@@ -44,6 +46,7 @@ __all__ = [
     "Tag",
     "UsedToken",
     "User",
+    "WorkerHeartbeat",
     "contact_tag",
     "utcnow",
 ]
