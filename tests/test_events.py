@@ -445,3 +445,16 @@ def test_my_events_shows_what_i_attend_and_organize_upcoming_first(ctx):
     assert [(m.event.name, m.organizing, m.attending) for m in upcoming] == [
         ("Attending", False, True), ("Helping", True, False), ("Mine", True, False)]
     assert [m.event.name for m in done] == ["Past"]
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("Night\r\nBcc: victim@example.com", "single line"), ("Night\nTwo", "single line"), ("Night\x00", None),
+    ("N" * 161, "under 160"),
+])
+def test_an_event_name_must_be_one_storable_line_that_fits(ctx, name, message):
+    owner = db.session.get(User, make_user(ctx, role="organizer").id)
+    start = utcnow() + timedelta(days=3)
+    with pytest.raises(ValidationFailed) as refused:
+        events.create_event(owner, name, start, start + timedelta(hours=2), "UTC")
+    assert refused.value.field == "name" and (message is None or message in refused.value.message)
+    assert events.create_event(owner, "N" * 160, start, start + timedelta(hours=2), "UTC").name == "N" * 160

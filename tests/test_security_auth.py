@@ -1,4 +1,5 @@
-"""Account security: CSRF on every form, rate limits, and no secrets in the logs."""
+"""Account security: CSRF on every form, rate limits, no secrets in the logs,
+emailed links that do one thing for one person for a while, and no open redirects."""
 
 from __future__ import annotations
 
@@ -7,10 +8,23 @@ import re
 
 import pytest
 from flask import url_for
+from sqlalchemy import func, select
 
 from tests.conftest import BASE_URL, csrf_token_of
-from tests.factories import PASSWORD, make_user
-from webapp.services import accounts, tokens
+from tests.factories import PASSWORD, attend, make_event, make_user
+from tests.test_followups import make_contact
+from tests.test_links import backdated
+from webapp.extensions import db
+from webapp.models import Attendance, Contact, Event, OutboxMessage, User
+from webapp.services import (
+    accounts,
+    followups,
+    joining,
+    registrant_import,
+    tokens,
+    touch_links,
+    unsubscribe,
+)
 
 
 def signed_in(client) -> bool:
@@ -232,3 +246,211 @@ def test_passwords_and_link_tokens_never_reach_the_logs(app, client, outbox, cap
     logged = [caplog.text] + [f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records]
     for secret in secrets:
         assert not any(secret in line for line in logged), "a secret was logged"
+
+
+# --- every emailed link does one thing, for one person, for a while ------------------------------------
+
+
+@pytest.fixture
+def links(app) -> dict:
+    """One real link of every kind the app emails, all for Ana, taken from
+    the services that send them; and the ids to check what they changed."""
+    organizer = make_user(app, "olga@example.com", role="organizer", password=None)
+    ana = make_user(app, "ana@example.com", name="Ana Attendee", password=None)
+    event = make_event(app, organizer)
+    attend(app, event, ana)
+    contact = make_contact(app, ana, make_user(app, name="Nina Novak", password=None))
+    with app.app_context():
+        ana_now, event_now = db.session.get(User, ana.id), db.session.get(Event, event.id)
+        joining.invite(event_now, db.session.get(User, organizer.id), "guest@example.com", "Gus Guest")
+        imported = registrant_import.create_import(event_now, db.session.get(User, organizer.id), "p.csv",
+                                                   b"name,email\nIvy Import,ivy@example.com\n")
+        db.session.commit()
+        registrant_import.start(imported)
+        db.session.commit()
+        registrant_import.run_import(imported.id)
+        entry = db.session.get(Contact, contact.id)
+        urls = {
+            "signin": tokens.make(accounts.SIGNIN, uid=ana.id, sv=ana_now.session_version),
+            "verify": tokens.make(accounts.VERIFY, uid=ana.id, sv=ana_now.session_version),
+            "reset": tokens.make(accounts.RESET, uid=ana.id, sv=ana_now.session_version),
+            "change-email": tokens.make(accounts.CHANGE_EMAIL, uid=ana.id, sv=ana_now.session_version,
+                                        email="ana.moved@example.com"),
+            "invite": emailed_path("guest@example.com", "/invite/"),
+            "unsubscribe": unsubscribe.link(ana_now, "recaps"),
+            "not-me": emailed_path("ivy@example.com", "/not-me/"),
+            "touch": touch_links.link(entry, touch_links.DONE),
+            "followup": followups.action_link(entry, "snooze"),
+            "followup-days": followups.action_link(entry, "keep-in-touch", 30),
+        }
+        db.session.commit()
+    token_of = {kind: url.removeprefix(BASE_URL).split("/")[2] for kind, url in urls.items() if "/" in url}
+    token_of.update({kind: url for kind, url in urls.items() if "/" not in url})
+    return {"token": token_of, "ana": ana.id, "contact": contact.id, "event": event.id}
+
+
+def emailed_path(address: str, prefix: str) -> str:
+    body = db.session.scalar(select(OutboxMessage.text_body).filter_by(recipient=address))
+    return prefix + body.split(prefix, 1)[1].split()[0]
+
+
+# Where each kind of link is used ({} is its token), and the salt it is signed with.
+LINK_PAGES = {
+    "signin": ("/login/link/{}", "signin"),
+    "verify": ("/verify/{}", "verify"),
+    "reset": ("/reset/{}", "reset"),
+    "change-email": ("/account/email/{}", "change-email"),
+    "invite": ("/invite/{}", "invite"),
+    "unsubscribe": ("/unsubscribe/{}", "unsubscribe"),
+    "not-me": ("/not-me/{}", "registrant-opt-out"),
+    "touch": ("/touch/{}", "touch-action"),
+    "followup": ("/f/{}/snooze", "followup-action"),
+    "followup-days": ("/f/{}/keep-in-touch", "followup-action"),
+}
+
+
+def nothing_changed(app, links) -> bool:
+    with app.app_context():
+        ana = db.session.get(User, links["ana"])
+        contact = db.session.get(Contact, links["contact"])
+        attended = db.session.scalar(select(func.count()).select_from(Attendance).filter_by(event_id=links["event"]))
+        return (ana.email == "ana@example.com" and ana.email_recaps and contact.state == "new"
+                and contact.last_touched_at == contact.met_at and attended == 2)
+
+
+@pytest.mark.parametrize("kind", [kind for kind in LINK_PAGES if kind != "followup-days"])
+def test_a_link_works_on_its_own_page_and_is_refused_on_every_other(app, client, links, kind):
+    token = links["token"][kind]
+    wrong = []
+    for page, (template, _) in LINK_PAGES.items():
+        own = page == kind or {page, kind} == {"followup", "followup-days"}
+        response = client.get(template.format(token))
+        if response.status_code != (200 if own else 400):
+            wrong.append(f"GET {page} page: {response.status_code}")
+        if not own and client.post(template.format(token)).status_code != 400:
+            wrong.append(f"POST {page} page")
+    assert wrong == []
+    assert not signed_in(client)
+    assert nothing_changed(app, links)
+
+
+# How long each kind of link works: what the product promises, written out.
+LIFETIMES = {
+    "signin": 15 * 60,
+    "verify": 48 * 3600,
+    "reset": 60 * 60,
+    "change-email": 48 * 3600,
+    "invite": 400 * 24 * 3600,
+    "unsubscribe": 365 * 24 * 3600,
+    "not-me": 400 * 24 * 3600,
+    "touch": 14 * 24 * 3600,
+    "followup-days": 14 * 24 * 3600,
+}
+
+
+@pytest.mark.parametrize("kind", LIFETIMES)
+def test_a_link_expires_when_it_should(app, client, links, kind):
+    template, salt = LINK_PAGES[kind]
+
+    def aged(seconds: int) -> str:
+        """The same link as if it had been emailed ``seconds`` ago."""
+        return template.format(backdated(app, "/x/" + links["token"][kind], salt, seconds).rsplit("/", 1)[1])
+
+    still_good, expired = client.get(aged(LIFETIMES[kind] - 120)), client.get(aged(LIFETIMES[kind] + 120))
+
+    assert still_good.status_code == 200
+    assert expired.status_code == 400 and "expired" in expired.get_data(as_text=True).lower()
+
+
+def test_an_unsubscribe_link_pressed_while_signed_in_as_someone_else_changes_only_its_owner(app, client, auth,
+                                                                                          links):
+    bob = make_user(app, password=None)
+    auth.as_user(bob)
+
+    assert client.post(f"/unsubscribe/{links['token']['unsubscribe']}").status_code == 200
+
+    with app.app_context():
+        assert db.session.get(User, links["ana"]).email_recaps is False
+        assert db.session.get(User, bob.id).email_recaps is True
+
+
+def test_a_follow_up_link_acts_on_its_owners_contact_whoever_is_signed_in(app, client, auth, links):
+    bob = make_user(app, password=None)
+    bobs = make_contact(app, bob, make_user(app, name="Nina Novak", password=None))
+    auth.as_user(bob)
+
+    assert client.post(f"/f/{links['token']['followup']}/snooze").status_code == 200
+
+    with app.app_context():
+        assert db.session.get(Contact, links["contact"]).state == "snoozed"
+        assert db.session.get(Contact, bobs.id).state == "new"
+
+
+def test_a_change_email_link_opened_by_someone_else_moves_only_its_owner(app, client, auth, links):
+    bob = make_user(app, password=None)
+    auth.as_user(bob)
+
+    response = client.post(f"/account/email/{links['token']['change-email']}")
+
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(User, links["ana"]).email == "ana.moved@example.com"
+        assert db.session.get(User, bob.id).email == bob.email
+
+
+def test_an_invitation_accepted_in_someone_elses_browser_joins_the_invitee_not_them(app, client, auth, links):
+    bob = make_user(app, password=None)
+    auth.as_user(bob)
+
+    assert client.post(f"/invite/{links['token']['invite']}").status_code == 302
+
+    with app.app_context():
+        attendees = set(db.session.scalars(select(User.email).join(Attendance, Attendance.user_id == User.id)
+                                           .where(Attendance.event_id == links["event"])))
+    assert attendees == {"ana@example.com", "ivy@example.com", "guest@example.com"}
+    with client.session_transaction() as session:
+        assert session["_user_id"].split(":")[0] != str(bob.id)
+
+
+# --- no open redirects -------------------------------------------------------------------------------
+
+EVIL_TARGETS = ["https://evil.example/", "//evil.example", "///evil.example", "/\\evil.example",
+                "\\\\evil.example", "javascript:alert(1)", "/\t/evil.example", "http:evil.example",
+                " //evil.example", "%2F%2Fevil.example"]
+
+
+def assert_stays_home(response, expected_path: str) -> None:
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location == expected_path, location
+
+
+@pytest.mark.parametrize("target", EVIL_TARGETS)
+def test_sign_in_never_sends_anyone_off_site(app, client, target):
+    user = make_user(app)
+
+    assert_stays_home(client.post("/login", data={"email": user.email, "password": PASSWORD, "next": target}), "/")
+    assert_stays_home(client.get("/login", query_string={"next": target}), "/")  # already signed in
+
+
+@pytest.mark.parametrize("target", EVIL_TARGETS)
+def test_contact_actions_never_send_anyone_off_site(app, client, auth, target):
+    owner = make_user(app, password=None)
+    contact = make_contact(app, owner, make_user(app, password=None))
+    auth.as_user(owner)
+
+    assert_stays_home(client.post("/contacts/bulk", data={"action": "tag", "tag": "x", "contact": str(contact.id),
+                                                          "back": target}), "/contacts")
+    assert_stays_home(client.post(f"/contacts/{contact.id}/snooze", data={"next": target}),
+                      f"/contacts/{contact.id}")
+    assert_stays_home(client.post(f"/contacts/{contact.id}/touch", data={"kind": "call", "next": target}),
+                      f"/contacts/{contact.id}")
+
+
+@pytest.mark.parametrize("target", EVIL_TARGETS)
+def test_the_admin_users_list_never_sends_anyone_off_site(app, client, auth, target):
+    auth.as_user(make_user(app, role="admin", password=None))
+    someone = make_user(app, password=None)
+
+    assert_stays_home(client.post(f"/admin/users/{someone.id}/role", data={"role": "organizer", "next": target}),
+                      "/admin/users")

@@ -143,7 +143,9 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RATELIMIT_ENABLED": env_bool(env, "RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
-        # Sessions and cookies.
+        # Sessions and cookies: HttpOnly and SameSite=Lax always; Secure always in
+        # production (even when the proxy speaks plain HTTP to gunicorn) and on any
+        # response served over HTTPS (webapp.hooks.HttpsAwareSessionInterface).
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,

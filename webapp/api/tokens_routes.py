@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
 from webapp.auth.forms import ConfirmForm
 from webapp.extensions import db
+from webapp.forms_support import Form
 from webapp.services import DomainError, api_tokens
 
 bp = Blueprint("tokens", __name__)
 
 
-class TokenForm(FlaskForm):
+class TokenForm(Form):
     name = StringField(
         "Name", validators=[InputRequired(), Length(max=api_tokens.MAX_NAME)],
         description="So you recognise it later, such as the phone or script that uses it.",

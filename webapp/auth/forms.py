@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional
 
+from webapp.forms_support import Form
 from webapp.services.accounts import MIN_PASSWORD_LENGTH
 
 EMAIL = [InputRequired(), Email(check_deliverability=False, message="Enter a valid email address."), Length(max=254)]
 NEW_PASSWORD = [Length(min=MIN_PASSWORD_LENGTH, max=256, message=f"Use at least {MIN_PASSWORD_LENGTH} characters.")]
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField("Email", validators=EMAIL, render_kw={"autocomplete": "username"})
     password = PasswordField(
         "Password", validators=[InputRequired(), Length(max=256)], render_kw={"autocomplete": "current-password"}
@@ -20,11 +20,11 @@ class LoginForm(FlaskForm):
     remember = BooleanField("Keep me signed in on this device")
 
 
-class EmailOnlyForm(FlaskForm):
+class EmailOnlyForm(Form):
     email = EmailField("Email", validators=EMAIL, render_kw={"autocomplete": "email"})
 
 
-class SignupForm(FlaskForm):
+class SignupForm(Form):
     name = StringField("Your name", validators=[InputRequired(), Length(max=120)], render_kw={"autocomplete": "name"})
     email = EmailField("Email", validators=EMAIL, render_kw={"autocomplete": "email"})
     password = PasswordField(
@@ -35,11 +35,11 @@ class SignupForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A button, so mail scanners that prefetch links change nothing."""
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(Form):
     password = PasswordField(
         "New password", validators=[InputRequired(), *NEW_PASSWORD], render_kw={"autocomplete": "new-password"}
     )
@@ -56,5 +56,5 @@ class ChangePasswordForm(NewPasswordForm):
     )
 
 
-class ChangeEmailForm(FlaskForm):
+class ChangeEmailForm(Form):
     email = EmailField("New email", validators=EMAIL, render_kw={"autocomplete": "email"})

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
+from webapp.forms_support import Form
 
-class MarkPrintedForm(FlaskForm):
+
+class MarkPrintedForm(Form):
     # "id:code,id:code": the badges the organizer saw as unprinted. Left out: all unprinted ones.
     badges = HiddenField()
 

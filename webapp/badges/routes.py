@@ -10,7 +10,7 @@ from webapp.auth.forms import ConfirmForm
 from webapp.badges.forms import MarkPrintedForm
 from webapp.errors import error_response
 from webapp.extensions import db
-from webapp.services import NotFound, ValidationFailed, badge_pdf, badge_sheets, badges, events
+from webapp.services import NotFound, ValidationFailed, audit, badge_pdf, badge_sheets, badges, events
 
 bp = Blueprint("badges", __name__)
 
@@ -74,6 +74,7 @@ def sheet_pdf(ref: str):
         options = _options(request.args.get("only"))
     except ValidationFailed as error:
         return error_response(400, message=error.message)
+    audit.record_download(current_user, "badges.download", event=event, detail=f"sheet, {options.layout} a page")
     pdf = badge_sheets.sheet_pdf(event, options)
     suffix = "-unprinted" if options.only_unprinted else ""
     return _pdf(pdf, f"{event.slug}-badges-{options.paper}-{options.layout}up{suffix}.pdf")
@@ -89,6 +90,7 @@ def attendee_badge_pdf(ref: str, attendance_id: int):
         abort(404)
     except ValidationFailed as error:
         return error_response(400, message=error.message)
+    audit.record_download(current_user, "badges.download", event=event, subject=f"attendance {attendance_id}")
     return _pdf(pdf, f"{event.slug}-badge-{attendance_id}.pdf")
 
 
@@ -104,6 +106,7 @@ def mark_printed(ref: str):
     except ValidationFailed as error:
         return error_response(400, message=error.message)
     count = badge_sheets.mark_printed(event, selection)
+    audit.record(current_user, "badges.print", event=event, detail=f"{count} marked printed")
     db.session.commit()
     flash(f"Marked {count} badge{'' if count == 1 else 's'} as printed.", "success")
     return redirect(url_for("badges.sheets", ref=event.slug))

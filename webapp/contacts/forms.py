@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import DateField, EmailField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Email, InputRequired, Length, Optional
 from wtforms.widgets import Select, html_params
 
+from webapp.forms_support import Form, storable
 from webapp.models import FollowUpState
 from webapp.services import cadences, contact_list, contacts, tags
 
@@ -53,11 +53,11 @@ def cadence_choices(none_label: str) -> list[SelectChoice]:
     return choices([(NO_CADENCE, none_label)] + [(str(days), f"Every {label}") for days, label in cadences.CHOICES])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     note = TextAreaField("Private note", validators=[Optional(), Length(max=contacts.MAX_NOTE)], render_kw={"rows": 4})
 
 
-class ContactForm(FlaskForm):
+class ContactForm(Form):
     """Someone who is not (or not yet) on MeetLoop."""
 
     name = StringField("Name", validators=[Length(max=120)], render_kw={"autocomplete": "off"})
@@ -77,18 +77,18 @@ class NewContactForm(ContactForm):
     tags = StringField("Tags", validators=[Length(max=700)], description="Separate tags with commas.")
 
 
-class TouchForm(FlaskForm):
+class TouchForm(Form):
     kind = SelectField("What did you do?", choices=choices((k.value, cadences.LABELS[k]) for k in cadences.LOGGABLE))
     on = DateField("When", validators=[Optional()], description="Leave empty for today.")
     note = TextAreaField("Note", validators=[Optional(), Length(max=cadences.MAX_NOTE)], render_kw={"rows": 2})
 
 
-class CadenceForm(FlaskForm):
+class CadenceForm(Form):
     cadence = SelectField("Keep in touch", choices=cadence_choices("Follow its tags"), coerce=_int_or_none,
                           validate_choice=False)
 
 
-class TagsForm(FlaskForm):
+class TagsForm(Form):
     tags = StringField("Tags", validators=[Length(max=700)], description="Separate tags with commas.",
                        render_kw={"list": "tag-names", "autocomplete": "off"})
 
@@ -96,16 +96,16 @@ class TagsForm(FlaskForm):
         return [part for part in (self.tags.data or "").split(",") if part.strip()]
 
 
-class TagCadenceForm(FlaskForm):
+class TagCadenceForm(Form):
     cadence = SelectField("Cadence", choices=cadence_choices("No reminders"), coerce=_int_or_none,
                           validate_choice=False)
 
 
-class RenameTagForm(FlaskForm):
+class RenameTagForm(Form):
     name = StringField("Name", validators=[InputRequired(), Length(max=tags.MAX_LENGTH)])
 
 
-class BulkTagForm(FlaskForm):
+class BulkTagForm(Form):
     """Tag or untag the contacts ticked on the list (``contact`` checkboxes)."""
 
     action = SelectField("With the selected people", choices=choices([("tag", "Add tag"), ("untag", "Remove tag")]),
@@ -115,13 +115,13 @@ class BulkTagForm(FlaskForm):
     back = HiddenField()
 
 
-class FilterForm(FlaskForm):
+class FilterForm(Form):
     """The list's search and filters (GET, so no CSRF)."""
 
     class Meta:
         csrf = False
 
-    q = StringField("Search", validators=[Length(max=contact_list.MAX_SEARCH)],
+    q = StringField("Search", validators=[Length(max=contact_list.MAX_SEARCH)], filters=[storable],
                     render_kw={"type": "search", "placeholder": "Name, company, note…"})
     tag = SelectField("Tag", coerce=_int_or_none, validate_choice=False, widget=QuickSelect())
     event = SelectField("Met at", coerce=_int_or_none, validate_choice=False, widget=QuickSelect())

@@ -10,6 +10,7 @@ from flask_wtf.file import FileField, FileRequired
 
 from webapp.access import or_404
 from webapp.auth.forms import ConfirmForm
+from webapp.auth.session import per_user
 from webapp.contacts import bp
 from webapp.extensions import db
 from webapp.forms_support import REFUSED, submit
@@ -29,6 +30,7 @@ def _upload_or_404(import_id: int):
 
 @bp.route("/contacts/import", methods=["GET", "POST"])
 @login_required
+@per_user("10/hour", methods=["POST"])  # each upload parses a file of up to 5 MB
 def import_contacts():
     form = UploadForm()
     if form.validate_on_submit():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -15,6 +14,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional
 
 from webapp.auth.forms import EMAIL
+from webapp.forms_support import Form
 from webapp.services.profiles import timezones
 
 WHEN = "%Y-%m-%dT%H:%M"
@@ -34,7 +34,7 @@ def _minutes(value: object) -> int | None:
     return None if value in (None, "", "None") else int(value)  # type: ignore[arg-type]
 
 
-class EventForm(FlaskForm):
+class EventForm(Form):
     name = StringField("Event name", validators=[InputRequired(), Length(max=160)])
     venue = StringField("Venue", validators=[Optional(), Length(max=200)],
                         description="Where people should go, e.g. “LX Factory, Rua Rodrigues Faria 103, Lisbon”.")
@@ -62,7 +62,7 @@ class EventForm(FlaskForm):
             "name", "venue", "timezone", "starts_at", "ends_at", "description", "followup_delay_minutes")}
 
 
-class _Prefixed(FlaskForm):
+class _Prefixed(Form):
     """Several forms share the event page: a prefix keeps their field ids apart."""
 
     prefix_name = ""
@@ -84,18 +84,18 @@ class CoOrganizerForm(_Prefixed):
                        description="They get the same rights as you on this event.")
 
 
-class JoinByEmailForm(FlaskForm):
+class JoinByEmailForm(Form):
     name = StringField("Your name", validators=NAME, render_kw={"autocomplete": "name"})
     email = EmailField("Email", validators=EMAIL, render_kw={"autocomplete": "email"})
 
 
-class JoinForm(FlaskForm):
+class JoinForm(Form):
     listed = BooleanField("Show me on the “who's here” list")
 
 
-class ListedForm(FlaskForm):
+class ListedForm(Form):
     listed = BooleanField("Show me on the “who's here” list")
 
 
-class JoinLinkForm(FlaskForm):
+class JoinLinkForm(Form):
     enabled = BooleanField("Anyone with the link may join")

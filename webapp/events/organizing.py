@@ -13,7 +13,7 @@ from webapp.events.forms import CoOrganizerForm, InviteForm, JoinLinkForm
 from webapp.events.routes import event_page
 from webapp.extensions import db, limiter
 from webapp.forms_support import REFUSED, submit
-from webapp.services import DomainError, accounts, events, joining
+from webapp.services import DomainError, accounts, audit, events, joining
 
 # Generous (an organizer may invite a room's worth by hand) but not a spam cannon.
 INVITES_PER_ORGANIZER = "30/minute;300/hour"
@@ -60,6 +60,7 @@ def remove_organizer(ref: str, user_id: int):
         except DomainError as exc:
             flash(exc.message, "error")
         else:
+            audit.record(current_user, "event.organizer_remove", event=event, subject=f"user {user_id}")
             db.session.commit()
             flash("Removed. They no longer organize this event.", "info")
             if not events.is_organizer(current_user, event):  # they removed themselves
@@ -74,6 +75,7 @@ def join_link(ref: str):
     form = JoinLinkForm()
     if form.validate_on_submit():
         events.set_join_enabled(event, form.enabled.data)
+        audit.record(current_user, "event.join_link", event=event, detail="on" if form.enabled.data else "off")
         db.session.commit()
         flash("The join link works." if form.enabled.data else "The join link is switched off.", "info")
     return _back(event, "join-link")
@@ -85,6 +87,7 @@ def new_join_link(ref: str):
     event = organized_event_or_404(ref)
     if ConfirmForm().validate_on_submit():
         events.reset_join_code(event)
+        audit.record(current_user, "event.join_link_reset", event=event)
         db.session.commit()
         flash("New join link made. The old one no longer works.", "info")
     return _back(event, "join-link")
@@ -100,6 +103,7 @@ def cancel(ref: str):
         except DomainError as exc:
             flash(exc.message, "error")
         else:
+            audit.record(current_user, "event.cancel", event=event)
             db.session.commit()
             flash(f"{event.name} is cancelled. Attendees are being emailed.", "info")
     return _back(event)

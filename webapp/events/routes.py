@@ -13,7 +13,7 @@ from webapp.events import bp
 from webapp.events.forms import CoOrganizerForm, EventForm, InviteForm, ListedForm
 from webapp.extensions import db
 from webapp.models import Attendance, Event, utcnow
-from webapp.services import DomainError, calendar, events, mail
+from webapp.services import DomainError, audit, calendar, events, mail
 
 organizer_required = role_required(lambda user: user.is_organizer)
 
@@ -80,6 +80,7 @@ def new():
         except DomainError as exc:
             error = field_error(form, exc)
         else:
+            audit.record(current_user, "event.create", event=event)
             db.session.commit()
             flash("Event created. Share its join link or invite people below.", "success")
             return redirect(url_for("events.show", ref=event.slug))
@@ -112,6 +113,7 @@ def edit(ref: str):
             db.session.rollback()
             error = field_error(form, exc)
         else:
+            audit.record(current_user, "event.edit", event=event)
             db.session.commit()
             flash("Saved." + (" Attendees are being emailed the new time and place." if told else ""), "success")
             return redirect(url_for("events.show", ref=event.slug))

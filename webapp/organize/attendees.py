@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from webapp.access import or_404, organized_event_or_404
 from webapp.auth.forms import ConfirmForm
+from webapp.auth.session import per_user
 from webapp.extensions import db
 from webapp.models import Attendance, Event
 from webapp.organize import bp
 from webapp.organize.forms import AttendeeFilterForm
-from webapp.services import attendee_list, events
+from webapp.services import attendee_list, audit, events
 from webapp.services import attendees as service
 from webapp.services.paging import page_number
 
@@ -59,6 +60,7 @@ def remove(ref: str, attendance_id: int):
     attendance = attendance_or_404(event, attendance_id)
     if ConfirmForm().validate_on_submit():
         name = attendance.user.name
+        audit.record(current_user, "attendees.remove", event=event, subject=f"user {attendance.user_id}")
         service.remove_registrant(event, attendance)
         db.session.commit()
         flash(f"{name} was removed from {event.name}. Their badge no longer works; "
@@ -69,8 +71,10 @@ def remove(ref: str, attendance_id: int):
 
 @bp.get("/events/<ref>/attendees.csv")
 @login_required
+@per_user("30/hour")  # the whole attendee list with addresses: a wall for scripts
 def export(ref: str):
     event = organized_event_or_404(ref)
+    audit.record_download(current_user, "attendees.export", event=event)
     body = stream_with_context(service.csv_chunks(service.export_rows(event)))
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{event.slug}-attendees.csv"',

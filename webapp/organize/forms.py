@@ -5,12 +5,12 @@ Each organizer page keeps its forms in its own section below.
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SearchField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
 from webapp.auth.forms import EMAIL
 from webapp.contacts.forms import QuickSelect
+from webapp.forms_support import Form, storable
 from webapp.services.attendees import MAX_SEARCH, SORTS, ListQuery
 
 # --- Attendee list and door (webapp/organize/attendees.py, door.py) ----------------------------
@@ -18,13 +18,14 @@ from webapp.services.attendees import MAX_SEARCH, SORTS, ListQuery
 YES_NO = {"yes": True, "no": False}
 
 
-class AttendeeFilterForm(FlaskForm):
+class AttendeeFilterForm(Form):
     """The list's query string. A value it doesn't know means "no filter"."""
 
     class Meta:
         csrf = False
 
-    q = SearchField("Search name, email or company", validators=[Optional(), Length(max=MAX_SEARCH)])
+    q = SearchField("Search name, email or company", validators=[Optional(), Length(max=MAX_SEARCH)],
+                    filters=[storable])
     checked_in = SelectField(
         "Check-in",
         choices=[SelectChoice("", "Everyone"), SelectChoice("yes", "Checked in"), SelectChoice("no", "Not checked in")],
@@ -58,26 +59,26 @@ class AttendeeFilterForm(FlaskForm):
         return {key: value for key, value in values.items() if value not in (None, "")}
 
 
-class DoorSearchForm(FlaskForm):
+class DoorSearchForm(Form):
     class Meta:
         csrf = False
 
     q = SearchField(
-        "Name, email or badge code", validators=[Optional(), Length(max=MAX_SEARCH)],
+        "Name, email or badge code", validators=[Optional(), Length(max=MAX_SEARCH)], filters=[storable],
         render_kw={"autofocus": True, "autocomplete": "off", "autocapitalize": "none", "spellcheck": "false",
                    "enterkeyhint": "search", "placeholder": "e.g. Ana or 7KQ M3X"},
     )
 
 
-class CheckInForm(FlaskForm):
-    q = HiddenField(validators=[Optional(), Length(max=MAX_SEARCH)])  # the search to come back to
+class CheckInForm(Form):
+    q = HiddenField(validators=[Optional(), Length(max=MAX_SEARCH)], filters=[storable])  # the search to come back to
 
 
 def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-class WalkInForm(FlaskForm):
+class WalkInForm(Form):
     name = StringField("Name", validators=[InputRequired(), Length(max=120)], filters=[_strip],
                        render_kw={"autocomplete": "off"})
     # Phone keyboards add a space after a suggested address.

@@ -13,11 +13,12 @@ from flask_wtf.file import FileField, FileRequired
 
 from webapp.access import organized_event_or_404
 from webapp.auth.forms import ConfirmForm
+from webapp.auth.session import per_user
 from webapp.extensions import csrf, db
 from webapp.jobs import import_registrants
 from webapp.models import Event, ImportStatus, RegistrantImport
 from webapp.organize import bp
-from webapp.services import DomainError, NotFound
+from webapp.services import DomainError, NotFound, audit
 from webapp.services import registrant_import as service
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ def _csv(body: str, filename: str) -> Response:
 
 @bp.route("/events/<ref>/imports", methods=["GET", "POST"])
 @login_required
+@per_user("10/hour", methods=["POST"])  # each upload parses a file of thousands of rows
 def imports(ref: str):
     event = organized_event_or_404(ref)
     form = UploadForm()
@@ -54,6 +56,7 @@ def imports(ref: str):
             db.session.rollback()
             form.file.errors.append(exc.message)
         else:
+            audit.record(current_user, "registrants.upload", event=event, subject=f"import {imp.id}")
             db.session.commit()
             return redirect(url_for("organize.import_page", ref=event.slug, import_id=imp.id))
     status = 422 if form.errors else 200
@@ -92,6 +95,7 @@ def import_bad_rows(ref: str, import_id: int):
 
 @bp.post("/events/<ref>/imports/<int:import_id>/start")
 @login_required
+@per_user("10/hour")  # an import emails everyone it adds
 def import_start(ref: str, import_id: int):
     event = organized_event_or_404(ref)
     imp = _import_or_404(event, import_id)
@@ -102,6 +106,7 @@ def import_start(ref: str, import_id: int):
             db.session.rollback()
             flash(exc.message, "error")
         else:
+            audit.record(current_user, "registrants.import", event=event, subject=f"import {imp.id}")
             db.session.commit()
             try:
                 import_registrants(imp.id)  # after the commit, so the worker finds it pending
@@ -122,6 +127,7 @@ def import_discard(ref: str, import_id: int):
         except DomainError as exc:
             flash(exc.message, "error")
             return redirect(url_for("organize.import_page", ref=event.slug, import_id=import_id))
+        audit.record(current_user, "registrants.discard", event=event, subject=f"import {import_id}")
         db.session.commit()
         flash("Upload discarded: nobody was imported.", "info")
     return redirect(url_for("organize.imports", ref=event.slug))

@@ -4,16 +4,17 @@ scheduled, sent or failed, a preview of any attendee's recap, and "send now"."""
 from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from webapp.access import organized_event_or_404
 from webapp.admin.routes import EMAIL_FRAME_CSP
 from webapp.auth.forms import ConfirmForm
+from webapp.auth.session import per_user
 from webapp.extensions import db
 from webapp.models import Attendance, Event, User, utcnow
 from webapp.organize import bp
-from webapp.services import DomainError, events
+from webapp.services import DomainError, audit, events
 from webapp.services import recaps as service
 
 
@@ -39,6 +40,7 @@ def recaps(ref: str):
 
 @bp.post("/events/<ref>/recaps/send")
 @login_required
+@per_user("10/hour")  # sends every attendee an email
 def send_recaps(ref: str):
     event = organized_event_or_404(ref)
     if ConfirmForm().validate_on_submit():
@@ -47,6 +49,7 @@ def send_recaps(ref: str):
         except DomainError as error:
             flash(error.message, "error")
         else:
+            audit.record(current_user, "recaps.send", event=event, detail=f"{queued} queued")
             db.session.commit()
             flash(f"{queued} recap{'' if queued == 1 else 's'} on the way.", "success")
     return redirect(url_for("organize.recaps", ref=event.slug))

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TelField, TextAreaField, URLField
 from wtforms.validators import InputRequired, Length, Optional
 
+from webapp.forms_support import Form
 from webapp.services.profiles import timezones
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     name = StringField("Name", validators=[InputRequired(), Length(max=120)], render_kw={"autocomplete": "name"})
     headline = StringField(
         "Headline",
@@ -37,7 +37,7 @@ class ProfileForm(FlaskForm):
         self.timezone.choices = [SelectChoice(z, z.replace("_", " ")) for z in timezones()]
 
 
-class PhotoForm(FlaskForm):
+class PhotoForm(Form):
     photo = FileField(
         "Photo",
         validators=[
@@ -48,5 +48,5 @@ class PhotoForm(FlaskForm):
     )
 
 
-class RemovePhotoForm(FlaskForm):
+class RemovePhotoForm(Form):
     pass

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.validators import InputRequired, Length, Optional
+
+from webapp.forms_support import Form
 
 # One-tap intents: they become tags, and shape the drafted follow-up and later reminders.
 INTENTS = ("Refer a client", "Invite to an event", "Share an article", "Introduce someone")
@@ -15,7 +16,7 @@ class ChipsField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-class ConnectForm(FlaskForm):
+class ConnectForm(Form):
     client_id = HiddenField(validators=[InputRequired(), Length(max=64)])
     note = TextAreaField(
         "Note (only you see it)",

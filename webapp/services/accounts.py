@@ -16,9 +16,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
 from webapp.models import Role, User, utcnow
-from webapp.services import DomainError, NotFound, ValidationFailed, mail, tokens
+from webapp.services import DomainError, NotFound, ValidationFailed, mail, profiles, tokens
 
 MIN_PASSWORD_LENGTH = 12
+MAX_NAME = 120  # the user table's column
 SIGNIN, VERIFY, RESET, CHANGE_EMAIL = "signin", "verify", "reset", "change-email"
 # A hash to compare against when the address is unknown, so both paths cost the same.
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
@@ -51,11 +52,16 @@ def find_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
-def hash_password(password: str) -> str:
+def check_password(password: str) -> None:
+    """Refuse a password too short to keep (before anything is created or hashed)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
             f"Use at least {MIN_PASSWORD_LENGTH} characters.", field="password"
         )
+
+
+def hash_password(password: str) -> str:
+    check_password(password)
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
@@ -68,15 +74,20 @@ def create_user(
     verified: bool = False,
     **profile: str,
 ) -> User:
-    """Create an account; raises :class:`EmailTaken` if the address has one."""
+    """Create an account; raises :class:`EmailTaken` if the address has one,
+    ValidationFailed for a name that isn't one line of at most :data:`MAX_NAME`
+    characters (it goes into email subjects: no line breaks)."""
     email = normalise_email(email)
+    name = profiles.one_line(name, "name")
+    if len(name) > MAX_NAME:
+        raise ValidationFailed(f"Use at most {MAX_NAME} characters for the name.", field="name")
     if find_by_email(email) is not None:
         raise EmailTaken("An account with this email already exists.", field="email")
     if role not in {r.value for r in Role}:
         raise ValidationFailed(f"Unknown role {role!r}.", field="role")
     user = User(
         email=email,
-        name=name.strip(),
+        name=name,
         role=role,
         email_verified=verified,
         password_hash=hash_password(password) if password else None,
@@ -147,7 +158,7 @@ def register(email: str, name: str, password: str | None) -> None:
             _queue_signin_link(existing, reason="signup")
         return
     if password:
-        hash_password(password)  # shape check before creating anything
+        check_password(password)  # before creating anything; create_user hashes it, once, as above
     user = create_user(email, name, password=password or None)
     mail.queue(
         template="verify_email",

@@ -17,7 +17,7 @@ from sqlalchemy import Select, func, or_, select
 
 from webapp.extensions import db
 from webapp.models import Role, User
-from webapp.services import PermissionDenied, ValidationFailed, accounts
+from webapp.services import PermissionDenied, ValidationFailed, accounts, audit
 
 MAX_SEARCH = 100
 PER_PAGE = 50
@@ -73,6 +73,7 @@ def change_role(actor: User, user: User, role: str) -> None:
         _check_not_last_admin(user, "take their admin rights")
     if user.id == actor.id:
         raise OwnAccount("You can't change your own role: ask another admin.")
+    audit.record(actor, "user.role", subject=f"user {user.id}", detail=f"{user.role} → {role}")
     accounts.set_role(user, role)
 
 
@@ -85,6 +86,7 @@ def disable(actor: User, user: User) -> None:
         raise OwnAccount("You can't disable your own account.")
     user.is_disabled = True
     accounts.sign_out_everywhere(user)
+    audit.record(actor, "user.disable", subject=f"user {user.id}")
 
 
 def enable(actor: User, user: User) -> None:
@@ -94,3 +96,4 @@ def enable(actor: User, user: User) -> None:
     if user.id == actor.id:
         raise OwnAccount("You can't change your own account's status.")
     user.is_disabled = False
+    audit.record(actor, "user.enable", subject=f"user {user.id}")

@@ -22,7 +22,7 @@ from sqlalchemy.sql.expression import BindParameter, ColumnElement, ScalarSelect
 from webapp.extensions import db
 from webapp.models import Attendance, Event, Scan, User
 from webapp.models.user import profile_search_text
-from webapp.services import NotFound, PermissionDenied, ValidationFailed, accounts, badges, checkin, events
+from webapp.services import NotFound, PermissionDenied, ValidationFailed, accounts, audit, badges, checkin, events
 from webapp.services.contacts import contains_text, like_pattern, needs_escape
 
 PER_PAGE = 25  # a screenful at the door or on a laptop; quick to build at any event size
@@ -293,4 +293,5 @@ def walk_in(event: Event, organizer: User, name: str, email: str, company: str =
     was_registered = attendance is not None
     if attendance is None:
         attendance = events.add_attendee(event, user, via="walk_in")
+        audit.record(organizer, "attendees.walk_in", event=event, subject=f"user {user.id}")
     return WalkIn(attendance, new_account, was_registered, checkin.check_in(organizer, attendance))

@@ -19,6 +19,7 @@ from webapp.services.events import new_badge_code
 TOKEN_BYTES = 24
 QUIET = 4  # modules of white around a code, as the QR standard asks
 _TOKEN_IN_URL = re.compile(r"/b/([A-Za-z0-9_-]{16,64})/?(?:[?#].*)?$")
+_CODE = re.compile(r"[A-Z0-9]{1,12}")  # the badge_code column holds at most 12
 _DARK = bytes([1] + [0] * 255)  # an encoder pixel (0 dark, 255 light) -> 1 for a dark module
 _DARK_RUN = re.compile(rb"\x01+")
 
@@ -98,10 +99,16 @@ def normalise_code(code: str) -> str:
 
 
 def by_code(code: str) -> list[Attendance]:
-    """Every attendance with this short code (codes are unique per event only)."""
-    return list(
-        db.session.scalars(select(Attendance).where(func.upper(Attendance.badge_code) == normalise_code(code)))
-    )
+    """Every attendance with this short code (codes are unique per event only).
+
+    Text that can't be a code (codes are a few ASCII letters and digits) finds
+    nobody without a query: a typed or scanned value may hold anything,
+    NUL included, which PostgreSQL refuses as a parameter.
+    """
+    code = normalise_code(code)
+    if not _CODE.fullmatch(code):
+        return []
+    return list(db.session.scalars(select(Attendance).where(func.upper(Attendance.badge_code) == code)))
 
 
 def rotate(attendance: Attendance) -> None:

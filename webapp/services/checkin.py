@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from webapp.extensions import db
 from webapp.models import Attendance, User, utcnow
-from webapp.services import PermissionDenied, events
+from webapp.services import PermissionDenied, audit, events
 
 
 @dataclass
@@ -31,4 +31,6 @@ def check_in(organizer: User, attendance: Attendance) -> CheckIn:
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.refresh(attendance)
+    if claimed:
+        audit.record(organizer, "attendees.check_in", event=attendance.event, subject=f"user {attendance.user_id}")
     return CheckIn(attendance, already=not claimed, by=attendance.checked_in_by)

@@ -13,6 +13,7 @@ done, never follow-ups.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
@@ -30,11 +31,12 @@ KINDS = {".vcf": ImportKind.VCARD, ".vcard": ImportKind.VCARD, ".csv": ImportKin
 SYSTEM_GROUPS = {"mycontacts", "starred"}  # Google's, not the person's own tags
 # Contact field -> its largest length; longer values are cut rather than refused.
 LIMITS = {name: limit for name, (limit, _label) in contacts.FIELDS.items()}
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def create(owner: User, filename: str, data: bytes, now: datetime | None = None) -> ContactImport:
     """Check an upload and keep it for the preview; raises ValidationFailed on ``file``."""
-    filename = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()[:255]
+    filename = _one_line(filename.replace("\\", "/").rsplit("/", 1)[-1], 255)
     kind = KINDS.get("." + filename.rsplit(".", 1)[-1].lower() if "." in filename else "")
     if kind is None:
         raise ValidationFailed("Upload a vCard (.vcf) or CSV (.csv) file.", field="file")
@@ -71,28 +73,42 @@ def read(kind: ImportKind | str, data: bytes) -> list[Record | vcard.Unreadable]
     if len(raw) > MAX_RECORDS:
         raise ValidationFailed(f"This file has more than {MAX_RECORDS:,} contacts. Split it and upload the parts.",
                                field="file")
-    return [entry if isinstance(entry, vcard.Unreadable) else _record(entry) for entry in raw]
+    return [vcard.Unreadable(entry.where, _one_line(entry.label, 80), entry.reason)
+            if isinstance(entry, vcard.Unreadable) else _record(entry) for entry in raw]
+
+
+def _storable(text: str) -> str:
+    """``text`` without what a file may carry but the database can't keep or
+    a page shouldn't show: NUL and other control characters, lone surrogates
+    (a quoted-printable value in UTF-7 decodes to those)."""
+    return _UNSTORABLE.sub(" ", text)
+
+
+def _one_line(text: str, limit: int) -> str:
+    """Flattened to one line: a name from a file goes into email subjects."""
+    return " ".join(_storable(text).split())[:limit].strip()
 
 
 def _record(raw: vcard.RawContact) -> Record | vcard.Unreadable:
-    label = (raw.name or next(iter(raw.emails), "") or raw.phone)[:80]
+    label = _one_line(raw.name or next(iter(raw.emails), "") or raw.phone, 80)
     email = ""
-    for candidate in raw.emails:
+    for candidate in (_storable(e) for e in raw.emails):
         try:
             email = validate_email(candidate.strip(), check_deliverability=False).normalized.lower()
             break
         except EmailNotValidError:
             continue
     if raw.emails and not email:
-        return vcard.Unreadable(raw.where, label, f"Not a valid email address: {raw.emails[0][:80]}")
+        return vcard.Unreadable(raw.where, label, f"Not a valid email address: {_one_line(raw.emails[0], 80)}")
     if len(email) > LIMITS["email"]:
         return vcard.Unreadable(raw.where, label, "The email address is too long.")
     values = {"name": raw.name, "phone": raw.phone, "company": raw.company, "headline": raw.headline}
-    values = {key: " ".join(value.split())[:LIMITS[key]].strip() for key, value in values.items()}
+    values = {key: _one_line(value, LIMITS[key]) for key, value in values.items()}
     if not values["name"] and not email:
         return vcard.Unreadable(raw.where, label, "No name and no email.")
-    note = "\n".join(line.rstrip() for line in raw.note.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
-    own_tags = tags.clean(t for t in raw.tags if t.strip().lower() not in SYSTEM_GROUPS)
+    note = raw.note.replace("\r\n", "\n").replace("\r", "\n")
+    note = "\n".join(_storable(line).rstrip() for line in note.split("\n"))
+    own_tags = tags.clean(_storable(t) for t in raw.tags if t.strip().lower() not in SYSTEM_GROUPS)
     return Record(raw.where, emails=(email,) if email else (), note=note.strip()[:contacts.MAX_NOTE],
                   tags=tuple(own_tags), **values)
 

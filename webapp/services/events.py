@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import Attendance, Block, Event, EventOrganizer, Role, User, utcnow
-from webapp.services import DomainError, NotFound, ValidationFailed, accounts, mail
+from webapp.services import DomainError, NotFound, ValidationFailed, accounts, audit, mail, profiles
 
 # No 0/O, 1/I/L: codes are read off paper and typed on phones.
 BADGE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -75,11 +75,17 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
+MAX_NAME = 160  # the column's size
+
+
 def _checked_fields(name: str, starts_at: datetime, ends_at: datetime, timezone: str,
                     followup_delay_minutes: int | None) -> tuple[str, datetime, datetime]:
     zone(timezone)
-    if not name.strip():
+    name = profiles.one_line(name, "name")  # it goes into emails' Subject lines
+    if not name:
         raise ValidationFailed("Give the event a name.", field="name")
+    if len(name) > MAX_NAME:
+        raise ValidationFailed(f"Keep the name under {MAX_NAME} characters.", field="name")
     starts_at = to_utc(starts_at, timezone, field="starts_at")
     ends_at = to_utc(ends_at, timezone, field="ends_at")
     if ends_at <= starts_at:
@@ -215,6 +221,7 @@ def add_co_organizer(event: Event, added_by: User, email: str, name: str = "") -
         raise ValidationFailed(f"{user.email} already organizes this event.", field="email")
     db.session.add(EventOrganizer(event_id=event.id, user_id=user.id))
     db.session.flush()
+    audit.record(added_by, "event.organizer_add", event=event, subject=f"user {user.id}")
     mail.queue(
         template="event_coorganizer", to=user.email, user=user,
         dedupe_key=f"coorganizer:{event.id}:{user.id}:{secrets.token_hex(6)}",

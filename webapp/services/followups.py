@@ -101,17 +101,19 @@ def draft(owner: User, contact: Contact) -> Draft:
     return _draft(owner, contact, _card(contact))
 
 
-def _draft(owner: User, contact: Contact, card: people.Card | None) -> Draft:
+def _draft(owner: User, contact: Contact, card: people.Card | None, *, private: bool = True) -> Draft:
+    """The draft; without ``private``, leaving out what only the owner may see
+    (their note and tags), for someone else looking at what the owner gets."""
     name, email, looking_for = _recipient(contact, card)
     first = name.split()[0] if name.strip() else "there"
     event_name = contact.event.name if contact.event is not None else None
     lines = [f"Hi {first},", ""]
     opening = f"Great to meet you at {event_name}." if event_name else "Great to meet you."
-    note = " ".join((contact.note or "").split())[:280].rstrip(" .")
+    note = " ".join((contact.note or "").split())[:280].rstrip(" .") if private else ""
     if note:
         opening += f" I noted what we talked about: {note}."
     lines.append(opening)
-    intents = {tag.name.strip().lower() for tag in contact.tags}
+    intents = {tag.name.strip().lower() for tag in contact.tags} if private else set()
     for key, line in INTENT_LINES.items():
         if key in intents:
             lines.append(line.format(looking_for=f" with {looking_for.rstrip('.')}" if looking_for else ""))
@@ -123,23 +125,27 @@ def _draft(owner: User, contact: Contact, card: people.Card | None) -> Draft:
     return Draft(subject=subject, body=body, mailto=mailto(email, subject, body), to=email)
 
 
-def email_entry(owner: User, contact: Contact, prefix: str | None = None) -> EmailEntry:
+def email_entry(owner: User, contact: Contact, prefix: str | None = None, *, private: bool = True) -> EmailEntry:
     """``contact`` as listed in an email to ``owner`` (only what the other person shares).
 
     The three one-click actions share one signed token (each action still
     works once): a recap lists thousands of people, and signing was most of
     the cost of composing it. ``prefix`` is :func:`link_prefix`, for
-    callers listing many people."""
+    callers listing many people. Without ``private`` (an organizer previewing
+    an attendee's recap) the owner's note and tags are left out and the
+    actions link nowhere."""
     card = _card(contact)
-    message = _draft(owner, contact, card)
-    links = (prefix or link_prefix()) + _contact_token(contact) + "/"
+    message = _draft(owner, contact, card, private=private)
+    links = (prefix or link_prefix()) + _contact_token(contact) + "/" if private else "#"
     return EmailEntry(
         name=display_name(contact),
         headline=card.headline if card else contact.headline,
         company=card.company if card else contact.company,
-        note=contact.note, tags=[t.name for t in contact.tags],
+        note=contact.note if private else "", tags=[t.name for t in contact.tags] if private else [],
         mailto=message.mailto, draft_subject=message.subject, draft_body=message.body,
-        followed_up_url=links + FOLLOWED_UP, snooze_url=links + SNOOZE, keep_in_touch_url=links + KEEP_IN_TOUCH,
+        **({"followed_up_url": links + FOLLOWED_UP, "snooze_url": links + SNOOZE,
+            "keep_in_touch_url": links + KEEP_IN_TOUCH} if private else
+           {"followed_up_url": links, "snooze_url": links, "keep_in_touch_url": links}),
     )
 
 

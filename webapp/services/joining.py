@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from webapp.extensions import db
 from webapp.models import Attendance, Event, User, utcnow
-from webapp.services import accounts, events, mail, tokens
+from webapp.services import accounts, audit, events, mail, tokens
 
 INVITE = "invite"
 #: A cap on a link's age; the limit that matters is the event's end, checked on every use.
@@ -63,6 +63,7 @@ def invite(event: Event, inviter: User, email: str, name: str) -> User:
     that signs them in and joins them to ``event``."""
     check_joinable(event, by_link=False)
     user = events.find_or_create_user(email, name)
+    audit.record(inviter, "event.invite", event=event, subject=f"user {user.id}")
     if user.is_disabled:
         return user  # the organizer sees the same answer; nothing is sent
     mail.queue(

@@ -31,6 +31,10 @@ def external_url(endpoint: str, **values: Any) -> str:
     return current_app.config["BASE_URL"] + path
 
 
+# The outbox's subject column.
+MAX_SUBJECT = 255
+
+
 def render(template: str, **context: Any) -> tuple[str, str, str]:
     """Render ``email/<template>.txt`` and ``.html`` into (subject, text, html).
 
@@ -43,7 +47,15 @@ def render(template: str, **context: Any) -> tuple[str, str, str]:
     if not head.startswith("Subject:"):
         raise ValueError(f"email/{template}.txt must start with a 'Subject:' line")
     html = render_template(f"email/{template}.html", **context)
-    return head.removeprefix("Subject:").strip(), body.strip() + "\n", html
+    return subject_line(head.removeprefix("Subject:")), body.strip() + "\n", html
+
+
+def subject_line(text: str) -> str:
+    """``text`` as a Subject: one line (any line break or control character in
+    a name stored before they were refused becomes a space) that fits the
+    outbox's column, cut with an ellipsis."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return flat if len(flat) <= MAX_SUBJECT else flat[:MAX_SUBJECT - 1].rstrip() + "…"
 
 
 def queue(

@@ -21,11 +21,41 @@ SHARING_FIELDS = ("share_email", "share_phone", "share_linkedin")
 _PHONE = re.compile(r"^\+?[0-9 ().\-]{5,30}$")
 MIN_PHONE_DIGITS = 5
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
+# A one-line value (a name goes into email subjects) holds no line break or other
+# control character; any text holds no NUL (PostgreSQL can't store it).
+_NOT_ONE_LINE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+ONE_LINE_MESSAGE = "Use a single line of text, without line breaks or control characters."
+NUL_MESSAGE = "This text contains a character that can't be stored (NUL)."
+TEXT_FIELDS = ("headline", "company", "phone", "linkedin_url")
 
 
 @cache
 def timezones() -> tuple[str, ...]:
     return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
+
+
+def text_problem(value: str, *, multiline: bool = False) -> str | None:
+    """Why ``value`` can't be kept as a one-line (or, with ``multiline``, a
+    free) text value, or None when it can.
+
+    Line breaks are refused rather than flattened where a person types the
+    value, so what they see saved is what they typed; a name with a line
+    break would otherwise end up in an email's Subject header.
+    """
+    if "\x00" in value:
+        return NUL_MESSAGE
+    if not multiline and _NOT_ONE_LINE.search(value):
+        return ONE_LINE_MESSAGE
+    return None
+
+
+def one_line(value: object, field: str) -> str:
+    """``value`` as trimmed one-line text; ValidationFailed on ``field`` if it isn't one line."""
+    text = str(value or "").strip()
+    problem = text_problem(text)
+    if problem:
+        raise ValidationFailed(problem, field=field)
+    return text
 
 
 def _clean_linkedin(url: str) -> str:
@@ -47,20 +77,24 @@ def update_profile(user: User, **values: object) -> None:
     Everything is checked before anything is changed: on ValidationFailed the
     user object is exactly as it was.
     """
-    name = str(values.get("name") or "").strip()
+    name = one_line(values.get("name"), "name")
     if not name:
         raise ValidationFailed("Tell people your name.", field="name")
+    text = {field: one_line(values.get(field), field) for field in TEXT_FIELDS}
+    looking_for = str(values.get("looking_for") or "").strip()
+    if problem := text_problem(looking_for, multiline=True):
+        raise ValidationFailed(problem, field="looking_for")
     tz = str(values.get("timezone") or "UTC")
     if tz not in timezones():
         raise ValidationFailed("Choose a time zone from the list.", field="timezone")
-    phone = str(values.get("phone") or "").strip()
+    phone = text["phone"]
     if phone and not (_PHONE.match(phone) and sum(c.isdigit() for c in phone) >= MIN_PHONE_DIGITS):
         raise ValidationFailed("Use digits, spaces and an optional leading +.", field="phone")
-    linkedin_url = _clean_linkedin(str(values.get("linkedin_url") or ""))
+    linkedin_url = _clean_linkedin(text["linkedin_url"])
     user.name = name
-    user.headline = str(values.get("headline") or "").strip()
-    user.company = str(values.get("company") or "").strip()
-    user.looking_for = str(values.get("looking_for") or "").strip()
+    user.headline = text["headline"]
+    user.company = text["company"]
+    user.looking_for = looking_for
     user.linkedin_url = linkedin_url
     user.phone = phone
     user.timezone = tz

@@ -119,9 +119,10 @@ def _contacts_by_owner(event: Event, owner_ids: list[int]) -> dict[int, list[Con
     return grouped
 
 
-def _render(event: Event, owner: User, contacts: list[Contact], unsubscribe_url: str) -> tuple[str, str, str]:
+def _render(event: Event, owner: User, contacts: list[Contact], unsubscribe_url: str, *,
+            private: bool = True) -> tuple[str, str, str]:
     prefix = followups.link_prefix()
-    persons = [followups.email_entry(owner, c, prefix) for c in contacts]
+    persons = [followups.email_entry(owner, c, prefix, private=private) for c in contacts]
     return mail.render(
         "recap", user=owner, event=event, people=persons, count=len(persons), snooze_days=SNOOZE_DAYS,
         contacts_url=mail.external_url("contacts.index"), unsubscribe_url=unsubscribe_url,
@@ -236,14 +237,15 @@ def recipients(event: Event) -> list[User]:
 def preview(event: Event, attendee: User) -> tuple[str, str, str]:
     """``attendee``'s recap as (subject, text, html), rendered now, queuing nothing.
 
-    The organizer sees it, so its unsubscribe link goes to the (sign-in only)
-    preferences page instead of carrying the attendee's unsubscribe token."""
+    The organizer sees it: the attendee's private notes and tags are left out,
+    the one-click actions link nowhere and the unsubscribe link goes to the
+    (sign-in only) preferences page instead of carrying the attendee's token."""
     attends = db.session.scalar(select(Attendance.id).where(Attendance.event_id == event.id,
                                                             Attendance.user_id == attendee.id))
     contacts = _contacts_by_owner(event, [attendee.id]).get(attendee.id) if attends else None
     if not contacts:
         raise RecapUnavailable(f"{attendee.name} met nobody at this event: they get no recap.")
-    return _render(event, attendee, contacts, mail.external_url("preferences.email_settings"))
+    return _render(event, attendee, contacts, mail.external_url("preferences.email_settings"), private=False)
 
 
 def counts(event: Event) -> dict[str, int]:

@@ -32,6 +32,9 @@ MAX_ROWS = 20_000
 MAX_LENGTHS = {"name": 120, "company": 120, "headline": 160}
 # A quoted cell spanning more lines than this is an unclosed quote, not an address.
 MAX_CELL_LINES = 10
+# How much of a bad email cell the preview and the bad-rows file repeat.
+MAX_SHOWN = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # Normalised header (letters and digits only, no accents, lower case) -> field.
 ALIASES: dict[str, str] = {}
@@ -96,7 +99,14 @@ def decode(data: bytes) -> tuple[str, str | None]:
             "“CSV UTF-8 (Comma delimited)”, then upload that file."
         )
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), None
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                "This file says it is UTF-16 (Excel's “Unicode text”) but isn't readable as such. "
+                "Save it as “CSV UTF-8” and upload it again."
+            ) from None
+        return _no_nul(text), None
     try:
         text, note = data.decode("utf-8-sig"), None
     except UnicodeDecodeError:
@@ -108,9 +118,13 @@ def decode(data: bytes) -> tuple[str, str | None]:
             ) from None
         note = ("This file isn't UTF-8, so we read it as Windows-1252 (Western European). Check that names "
                 "with accents look right below; if not, save it as “CSV UTF-8” and upload it again.")
+    return _no_nul(text), note
+
+
+def _no_nul(text: str) -> str:
     if "\x00" in text:
         raise ImportFileError("This doesn't look like a CSV file. Export your list as “CSV UTF-8” and upload that.")
-    return text, note
+    return text
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -134,7 +148,9 @@ def _split_sep_line(text: str) -> tuple[str, str | None]:
 
 
 def _clean(value: str) -> str:
-    return " ".join(value.split())  # newlines and runs of spaces inside a cell become one space
+    """One line: newlines, control characters and runs of spaces inside a cell
+    become one space (a name goes into email subjects)."""
+    return " ".join(_CONTROL.sub(" ", value).split())
 
 
 def _email(raw: str) -> str:
@@ -206,17 +222,18 @@ def parse(data: bytes) -> ParsedFile:
 def _read_row(line: int, values: dict[str, str], cells: list[str], seen: dict[str, int],
               fixes: Counter[str]) -> Registrant | BadRow:
     raw = values.get("email", "")
+    shown = _shown(raw)
     if max(cell.count("\n") for cell in cells) > MAX_CELL_LINES:
-        return BadRow(line, raw[:80], 'A quote (") opened in this row is never closed, so the rest of the file '
-                                      "was read as one cell.")
+        return BadRow(line, _shown(raw[:80]), 'A quote (") opened in this row is never closed, so the rest of the '
+                                              "file was read as one cell.")
     if not raw:
         return BadRow(line, "", "The email is missing.")
     try:
         email = _email(raw)
     except EmailNotValidError as exc:
-        return BadRow(line, raw, f"Not a valid email address: {exc}")
+        return BadRow(line, shown, f"Not a valid email address: {exc}")
     if email in seen:
-        return BadRow(line, raw, f"Same email as line {seen[email]}.")
+        return BadRow(line, shown, f"Same email as line {seen[email]}.")
     seen[email] = line
     fields = {
         "name": _clean(values.get("name", "")) or _clean(f"{values.get('first', '')} {values.get('last', '')}"),
@@ -231,6 +248,12 @@ def _read_row(line: int, values: dict[str, str], cells: list[str], seen: dict[st
             fields[key] = fields[key][:limit].rstrip()
             fixes["shortened"] += 1
     return Registrant(line, email, **fields)
+
+
+def _shown(value: str) -> str:
+    """A bad cell as the preview repeats it: one line, and not all of a huge one."""
+    value = _clean(value)
+    return value if len(value) <= MAX_SHOWN else value[:MAX_SHOWN - 1] + "…"
 
 
 def _check_header(header: list[str], columns: dict[str, int]) -> None:

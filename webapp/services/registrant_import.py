@@ -96,7 +96,8 @@ def create_import(event: Event, uploaded_by: User, filename: str, data: bytes) -
 
 
 def _basename(filename: str) -> str:
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()  # some browsers send a whole path
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]  # some browsers send a whole path
+    name = " ".join("".join(c if c.isprintable() else " " for c in name).split())
     return name[-255:] or "upload.csv"
 
 
