@@ -197,32 +197,42 @@ def bench_smoke(run):
         return run("postgresql" if server else "sqlite")
 
 
-def at_once(app, job, workers: int = 2) -> list:
-    """Run ``job()`` in ``workers`` threads, each in its own app context, released
-    together; return what each returned (in no order). Re-raises a thread's error."""
+def released_together(*jobs) -> list:
+    """Run each job in its own thread, all released at once by a barrier;
+    return their results in the jobs' order. Re-raises a thread's error."""
     import threading
 
-    start = threading.Barrier(workers)
-    results: list = []
+    start = threading.Barrier(len(jobs))
+    results: list = [None] * len(jobs)
     errors: list[BaseException] = []
 
-    def worker():
+    def run(n, job):
         try:
-            with app.app_context():
-                start.wait(timeout=10)
-                results.append(job())
-        except BaseException as error:
+            start.wait(timeout=10)
+            results[n] = job()
+        except BaseException as error:  # re-raised below, in the test's thread
             errors.append(error)
 
-    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    threads = [threading.Thread(target=run, args=(n, job)) for n, job in enumerate(jobs)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
     if errors:
         raise errors[0]
-    assert len(results) == workers, "a worker did not finish"
+    assert not any(thread.is_alive() for thread in threads), "a job did not finish"
     return results
+
+
+def at_once(app, job, workers: int = 2) -> list:
+    """Run ``job()`` in ``workers`` threads, each in its own app context, released
+    together; return what each returned. Re-raises a thread's error."""
+
+    def in_context():
+        with app.app_context():
+            return job()
+
+    return released_together(*[in_context] * workers)
 
 
 def csrf_token_of(client, path: str = "/signup") -> str:

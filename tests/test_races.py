@@ -9,12 +9,10 @@ few times so that more than one interleaving gets tried.
 
 from __future__ import annotations
 
-import threading
-
 from sqlalchemy import func, select
 
 from tests.api_support import CONTACTS, bearer, new_client_id, post_scan, token_for
-from tests.conftest import at_once
+from tests.conftest import at_once, released_together
 from tests.factories import attend, make_event, make_user
 from tests.test_registrant_import import PEOPLE, csv_bytes, upload
 from tests.test_registrant_import import setup as setup  # the fixture, used by name
@@ -25,29 +23,6 @@ from webapp.services import outbox as delivery
 from webapp.services import registrant_import as importing
 
 ROUNDS = 4
-
-
-def released_together(*jobs):
-    """Run each job in its own thread, all released at once; return their results in order."""
-    start = threading.Barrier(len(jobs))
-    results: list = [None] * len(jobs)
-    errors: list[BaseException] = []
-
-    def run(n, job):
-        try:
-            start.wait(timeout=10)
-            results[n] = job()
-        except BaseException as error:  # re-raised below, in the test's thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(n, job)) for n, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    if errors:
-        raise errors[0]
-    return results
 
 
 def signed_in(app, user):
