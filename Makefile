@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test lint vendor bench clean
+.PHONY: run test lint vendor bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench $(BENCH)
+
+# Pictures of the key screens for the README (needs Chromium and ffmpeg).
+screenshots: $(VENV)/.dev
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/e2e/test_screenshots.py
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -257,7 +257,7 @@ def test_losing_touch_lists_due_first_and_its_buttons_work(app, client, csrf, bo
     tag_contact(app, book["zed"], "Former colleagues", cadence=90)  # Zed: 300 days → overdue; Amy: 10 days → not
     page = client.get("/contacts/losing-touch").get_data(as_text=True)
     assert names_on(page) == ["Zed Zulu", "Amy Adams"]
-    assert "Due 210 days ago" in page or "Due 6 months ago" in page or "Due 7 months ago" in page
+    assert re.search(r"Due <time [^>]*>(6|7) months ago</time>", page)
     token = csrf_token_of(client, "/contacts/losing-touch")
     client.post(f"/contacts/{book['zed']}/touch", data={"csrf_token": token, "kind": "other",
                                                          "next": "/contacts/losing-touch"})
@@ -466,7 +466,8 @@ def test_a_tag_filter_pages_and_every_row_lists_its_tags_by_name(app, client, au
 
     assert names_on(first) == [f"Tagged {n:02}" for n in range(25)] and "27 people match" in first
     assert "Page 1 of 2" in first and names_on(second) == ["Tagged 25", "Tagged 26"]
-    assert re.search(r"Tagged 00</strong>.*?in touch yesterday · Alpha · zeta\s*</small>", first, re.S)
+    assert re.search(r"Tagged 00</strong>.*?in touch <time [^>]*>yesterday</time> · Alpha · zeta\s*</small>",
+                     first, re.S)
 
 
 def test_the_list_takes_the_same_statements_for_12_or_80_contacts(app, client, auth):

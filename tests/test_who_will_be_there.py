@@ -159,10 +159,10 @@ def test_right_after_joining_i_see_who_i_know_there(app, client, auth):
     response = client.post(f"/join/{gala.join_code}", data={})
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
-    assert (location.path, location.fragment) == (f"/events/{gala.slug}", "who-is-going")
+    assert location.path == f"/events/{gala.slug}/badge"  # the badge at once, who I know under it
     body = page(client, location.path)
-    assert "in! 2 people you know are going too." in body
-    assert "Ana Listed" in body and "Ben Too" in body and "My badge" in body
+    assert "in! 2 people you know are going too: see below your badge." in body
+    assert "Ana Listed" in body and "Ben Too" in body and "How to connect" in body
 
 
 def test_joining_with_nobody_i_know_there_lands_on_my_badge_as_before(app, client, auth):
@@ -187,6 +187,6 @@ def test_accepting_an_invitation_shows_who_i_know_there(app, client):
     assert "Ana Listed" not in page(client, path)  # not signed in yet: nobody's contacts shown
     response = client.post(path, data={})
     location = urlsplit(response.headers["Location"])
-    assert (location.path, location.fragment) == (f"/events/{gala.slug}", "who-is-going")
+    assert location.path == f"/events/{gala.slug}/badge"
     body = page(client, location.path)
     assert "1 person you know is going too" in body and "Ana Listed" in body

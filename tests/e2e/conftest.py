@@ -6,12 +6,25 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
+from webapp.extensions import db
+from webapp.models import Attendance, Contact, Event, OutboxMessage, User
+from webapp.services import demo, schedule
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PHONE = {"width": 390, "height": 844}
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items):
+    """Everything here drives Chromium: ``-m "not browser"`` leaves it out."""
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture
@@ -51,3 +64,37 @@ def phone(browser):
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     yield context
     context.close()
+
+
+def sign_in(page, base: str, email: str, password: str = demo.DEMO_PASSWORD) -> None:
+    """Through the sign-in form, as a person would."""
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+@pytest.fixture
+def seeded(app) -> dict:
+    """The demo (with its morning-after recaps sent), and references into it."""
+    with app.app_context():
+        demo.seed()
+        db.session.commit()
+        users = {u.email.split("@")[0]: u for u in db.session.scalars(db.select(User))}
+        past, upcoming = db.session.scalars(db.select(Event).order_by(Event.starts_at)).all()
+        ana = users["ana"]
+        known = set(db.session.scalars(db.select(Contact.user_id).filter_by(owner_id=ana.id)))
+        badges = {a.user_id: a for a in db.session.scalars(db.select(Attendance).filter_by(event_id=past.id))}
+        stranger = next(a for user_id, a in badges.items() if user_id not in known | {ana.id})
+        met = db.session.scalar(db.select(Contact).filter_by(owner_id=ana.id, source="scan"))
+        digest = db.session.scalar(db.select(OutboxMessage).filter_by(user_id=ana.id, kind="digest"))
+        schedule.run_due()
+        db.session.commit()
+        recap = db.session.scalar(db.select(OutboxMessage).filter_by(user_id=ana.id, kind="recap"))
+        return {
+            "past": past.slug, "upcoming": upcoming.slug, "join": upcoming.join_code,
+            "ben_badge": badges[users["ben"].id].badge_token, "stranger_badge": stranger.badge_token,
+            "ana_id": ana.id, "contact": met.id, "digest": digest.id,
+            "email:digest": digest.html_body, "email:recap": recap.html_body,
+        }

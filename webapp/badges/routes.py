@@ -10,7 +10,7 @@ from webapp.auth.forms import ConfirmForm
 from webapp.badges.forms import MarkPrintedForm
 from webapp.errors import error_response
 from webapp.extensions import db
-from webapp.services import NotFound, ValidationFailed, audit, badge_pdf, badge_sheets, badges, events
+from webapp.services import NotFound, ValidationFailed, audit, badge_pdf, badge_sheets, badges, connections, events
 
 bp = Blueprint("badges", __name__)
 
@@ -29,7 +29,11 @@ def my_badge(ref: str):
     event, attendance = _own_attendance(ref)
     url = badges.badge_url(attendance)
     qr = badges.qr_svg(url, f"QR code of {current_user.name}'s badge, code {attendance.badge_code}")
-    return render_template("badges/my_badge.html", event=event, attendance=attendance, qr=qr, form=ConfirmForm())
+    # Until their first scan here the page explains how connecting works; nothing
+    # to dismiss or store, so it steps aside by itself, event by event.
+    newcomer = not connections.has_scanned_at(current_user, event)
+    return render_template("badges/my_badge.html", event=event, attendance=attendance, qr=qr, form=ConfirmForm(),
+                           newcomer=newcomer)
 
 
 @bp.post("/events/<ref>/badge/rotate")

@@ -9,40 +9,36 @@ from datetime import datetime
 from flask_login import current_user
 
 from webapp.events import bp
+from webapp.formatting import day_time, in_zone, zone_label
 from webapp.models import Contact, Event, utcnow
-from webapp.services import contacts, events, people
+from webapp.services import contacts, people
 
 #: Faces shown before "and N more": about three rows on a phone.
 MAX_FACES = 12
 
 
-def _day(value: datetime) -> str:
-    return f"{value:%a} {value.day} {value:%b %Y}"
-
-
 @bp.app_template_filter("event_when")
 def event_when(event: Event) -> str:
     """``Sat 14 Mar 2026, 18:00 to 21:00`` with an en dash (and the end's day if it differs)."""
-    start, end = events.local(event, event.starts_at), events.local(event, event.ends_at)
-    until = f"{end:%H:%M}" if start.date() == end.date() else f"{_day(end)}, {end:%H:%M}"
-    return f"{_day(start)}, {start:%H:%M} \u2013 {until}"
+    start, end = in_zone(event.starts_at, event.timezone), in_zone(event.ends_at, event.timezone)
+    until = f"{end:%H:%M}" if start.date() == end.date() else day_time(event.ends_at, event.timezone)
+    return f"{day_time(event.starts_at, event.timezone)} \u2013 {until}"
 
 
 @bp.app_template_filter("event_zone")
 def event_zone(event: Event) -> str:
     """``Europe/Lisbon (WET)``: the zone's name, and its abbreviation at the start."""
-    abbreviation = events.local(event, event.starts_at).tzname() or ""
+    abbreviation = in_zone(event.starts_at, event.timezone).tzname() or ""
     if abbreviation[:1] in "+-":
         abbreviation = f"UTC{abbreviation}"
-    name = event.timezone.replace("_", " ")
+    name = zone_label(event.timezone)
     return name if abbreviation in ("", event.timezone) else f"{name} ({abbreviation})"
 
 
 @bp.app_template_filter("event_local")
 def event_local(value: datetime, event: Event) -> str:
     """One stored time, e.g. ``Sun 15 Mar 2026, 09:00``, in the event's zone."""
-    value = events.local(event, value)
-    return f"{_day(value)}, {value:%H:%M}"
+    return day_time(value, event.timezone)
 
 
 @dataclass(frozen=True)

@@ -36,15 +36,16 @@ def _landing(event: Event) -> str:
 
 
 def _joined(event: Event):
-    """After joining: the badge, or the event page when people the newcomer
-    knows are going too, so they see who at once."""
+    """After joining: straight to the badge, the screen that matters at the
+    event. People the newcomer knows who are going are listed under it, so
+    the flash only says so rather than sending them to the event page first."""
     going = display.who_is_going(event)
     if going is None or not going.total:
         flash(f"You're in! This is your badge for {event.name}.", "success")
-        return redirect(_landing(event))
-    known = "1 person you know is" if going.total == 1 else f"{going.total} people you know are"
-    flash(f"You're in! {known} going too. Your badge is under “My badge”.", "success")
-    return redirect(url_for("events.show", ref=event.slug, _anchor="who-is-going"))
+    else:
+        known = "1 person you know is" if going.total == 1 else f"{going.total} people you know are"
+        flash(f"You're in! {known} going too: see below your badge.", "success")
+    return redirect(_landing(event))
 
 
 @bp.get("/join/<code>")
@@ -105,4 +106,5 @@ def invitation(token: str):
     except DomainError as exc:
         db.session.rollback()
         return render_template("events/invitation_invalid.html", message=exc.message, form=EmailOnlyForm()), 400
-    return render_template("events/invitation.html", invitation=invited, form=form)
+    registered = events.attendance_of(invited.user, invited.event) is not None  # e.g. imported by the organizers
+    return render_template("events/invitation.html", invitation=invited, form=form, registered=registered)

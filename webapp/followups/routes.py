@@ -38,7 +38,8 @@ def index():
         (event, [(c, followups.draft(current_user, c), people.card(c.user) if c.user else None) for c in group])
         for event, group in followups.pending(current_user)
     ]
-    return render_template("followups/index.html", groups=groups, cadences=followups.CADENCES,
+    met_anyone = bool(groups) or bool(contacts.recent(current_user, limit=1))
+    return render_template("followups/index.html", groups=groups, met_anyone=met_anyone, cadences=followups.CADENCES,
                            default_cadence=followups.DEFAULT_CADENCE)
 
 

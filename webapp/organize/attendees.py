@@ -12,10 +12,11 @@ from webapp.access import or_404, organized_event_or_404
 from webapp.auth.forms import ConfirmForm
 from webapp.auth.session import per_user
 from webapp.extensions import db
+from webapp.formatting import short, time_element
 from webapp.models import Attendance, Event
 from webapp.organize import bp
 from webapp.organize.forms import AttendeeFilterForm
-from webapp.services import attendee_list, audit, events
+from webapp.services import attendee_list, audit
 from webapp.services import attendees as service
 from webapp.services.paging import page_number
 
@@ -23,16 +24,14 @@ from webapp.services.paging import page_number
 @bp.app_template_filter("short_local")
 def short_local(value: datetime, event: Event) -> str:
     """``25 Nov, 18:05`` in the event's zone: compact enough for a table cell."""
-    value = events.local(event, value)
-    return f"{value.day} {value:%b}, {value:%H:%M}"
+    return short(value, event.timezone)
 
 
 @bp.app_template_filter("local_time")
 def local_time(value: datetime, event: Event) -> Markup:
     """A ``<time>`` element: the stored instant, shown as :func:`short_local`
     (one filter call per cell of a long table, rather than two)."""
-    # Digits, month abbreviations and punctuation only: nothing to escape.
-    return Markup(f'<time datetime="{value.isoformat()}">{short_local(value, event)}</time>')  # noqa: S704
+    return time_element(value, short(value, event.timezone))
 
 
 def attendance_or_404(event: Event, attendance_id: int) -> Attendance:

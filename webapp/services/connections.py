@@ -143,6 +143,11 @@ def check_can_connect(scanner: User, attendance: Attendance, known: Facts | None
     return met
 
 
+def has_scanned_at(user: User, event: Event) -> bool:
+    """Whether ``user`` has scanned anyone at ``event`` (being scanned doesn't count)."""
+    return bool(db.session.scalar(select(exists().where(Scan.event_id == event.id, Scan.scanner_id == user.id))))
+
+
 def is_blocked(a_id: int, b_id: int) -> bool:
     """True if either person blocked the other."""
     found = db.session.scalar(select(Block.blocker_id).where(_pair(Block.blocker_id, Block.blocked_id, a_id, b_id)))
