@@ -71,13 +71,35 @@ def axe_problems(page) -> list[str]:
     ]
 
 
+# Text a phone shows smaller than this needs zooming to read.
+SMALLEST_TEXT = 12  # px
+
+_SMALL_TEXT = """
+(minimum) => {
+  const small = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !el || el.closest('svg, script, style, .visually-hidden')) continue;
+    const rect = el.getBoundingClientRect();
+    if (rect.width === 0 || rect.height === 0 || rect.right < 0) continue;
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    if (size < minimum) small.push(`${size}px "${node.textContent.trim().slice(0, 30)}"`);
+  }
+  return small;
+}
+"""
+
+
 def layout_problems(page, *, touch: bool) -> list[str]:
+    """Sideways scrolling anywhere; on a phone also small targets and text too small to read."""
     problems = []
     wide = page.evaluate(_OVERFLOW)
     if wide:
         problems.append(wide)
     if touch:
         problems += [f"small target {item}" for item in page.evaluate(_SMALL_TARGETS, TARGET)]
+        problems += [f"text too small {item}" for item in page.evaluate(_SMALL_TEXT, SMALLEST_TEXT)]
     return problems
 
 
