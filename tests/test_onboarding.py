@@ -76,8 +76,14 @@ def test_how_to_connect_shows_again_at_another_event(app, world, client):
 def test_without_a_headline_an_optional_link_offers_to_add_one(app, world, client, auth):
     world.sign_in("attendee")
     body = badge_page(client, world.event)
-    assert 'href="/profile/edit#headline">Add your headline so people remember you</a>' in body
+    back = f"/events/{world.event.slug}/badge"
+    assert f'href="/profile/edit?next={back}#headline">Add your headline so people remember you</a>' in body
     assert "(optional)" in body
+    # Saving the headline goes back to the badge.
+    saved = client.post(f"/profile/edit?next={back}", data={"name": "Ana Attendee", "headline": "Grid storage",
+                                                             "timezone": "Europe/Lisbon"})
+    assert saved.status_code == 302 and saved.headers["Location"].endswith(back)
+    assert "Grid storage" in badge_page(client, world.event)
     cy = make_user(app, name="Cy Headliner", headline="Solar installer")
     attend(app, world.event, cy)
     auth.as_user(cy)

@@ -99,6 +99,16 @@ def test_edit_page_shows_my_current_values(client, me):
     assert '<option selected value="UTC">' in body
 
 
+@pytest.mark.parametrize(("given", "lands_on"), [
+    ("/events/x/badge", "/events/x/badge"), ("https://evil.example/", "/profile"), ("//evil.example", "/profile"),
+])
+def test_saving_the_profile_returns_to_a_same_site_next_page_only(app, client, me, given, lands_on):
+    response = client.post("/profile/edit", query_string={"next": given}, data=profile_form())
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == lands_on
+    assert urlsplit(response.headers["Location"]).netloc in ("", "localhost")
+
+
 def test_saving_the_profile_stores_every_field(app, client, me):
     response = client.post("/profile/edit", data=profile_form(share_email=False, share_phone="y",
                                                                share_linkedin=False))

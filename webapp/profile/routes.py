@@ -9,7 +9,7 @@ from webapp.access import or_404
 from webapp.extensions import db
 from webapp.forms_support import REFUSED, submit
 from webapp.profile.forms import PhotoForm, ProfileForm, RemovePhotoForm
-from webapp.services import DomainError, profiles
+from webapp.services import DomainError, accounts, profiles
 from webapp.services.accounts import get_user
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
@@ -25,14 +25,15 @@ def show():
 @login_required
 def edit():
     form = ProfileForm(obj=current_user)
+    back = accounts.safe_next(request.args.get("next"))  # e.g. the badge that asked for a headline
     if form.validate_on_submit() and submit(
         form, profiles.update_profile, current_user, **form.data, field="name"
     ) is not REFUSED:
         flash("Profile saved.", "success")
-        return redirect(url_for("profile.show"))
+        return redirect(back or url_for("profile.show"))
     status = 422 if request.method == "POST" else 200
     return render_template(
-        "profile/edit.html", form=form, photo_form=PhotoForm(), remove_form=RemovePhotoForm()
+        "profile/edit.html", form=form, photo_form=PhotoForm(), remove_form=RemovePhotoForm(), back=back
     ), status
 
 
