@@ -4,9 +4,11 @@ Chromium through Playwright at phone size."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.serving import make_server
@@ -92,9 +94,14 @@ def seeded(app) -> dict:
         schedule.run_due()
         db.session.commit()
         recap = db.session.scalar(db.select(OutboxMessage).filter_by(user_id=ana.id, kind="recap"))
+        links = [urlsplit(href).path for href in re.findall(r'href="([^"]+)"', recap.html_body + digest.html_body)]
         return {
             "past": past.slug, "upcoming": upcoming.slug, "join": upcoming.join_code,
             "ben_badge": badges[users["ben"].id].badge_token, "stranger_badge": stranger.badge_token,
             "ana_id": ana.id, "contact": met.id, "digest": digest.id,
             "email:digest": digest.html_body, "email:recap": recap.html_body,
+            # The confirm pages behind the emails' one-click links.
+            "followup_link": next(path for path in links if path.startswith("/f/")),
+            "touch_link": next(path for path in links if path.startswith("/touch/")),
+            "unsubscribe_link": next(path for path in links if path.startswith("/unsubscribe/")),
         }

@@ -3,6 +3,8 @@ along the way passes axe-core and fits, and each step does what it says."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
@@ -10,6 +12,7 @@ from tests.e2e.audit import SIZES, new_context, problems_on
 from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.browser
+DATA = Path(__file__).parent.parent / "data"
 JOURNEY_SIZES = ["phone-390-light", "desktop-1280-light"]
 
 
@@ -64,6 +67,12 @@ def test_an_attendee_meets_someone_follows_up_and_logs_a_touch(app, seeded, live
     expect(page.get_by_role("status")).to_be_visible()
     expect(page.locator("section", has_text="History")).to_contain_text("Call")
     walk.check("touch logged")
+
+    page.goto(f"{live_server}/contacts/import")
+    page.get_by_label("Contacts file").set_input_files(str(DATA / "vcards" / "broken.vcf"))
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Import broken.vcf")
+    walk.check("contact import preview")
     walk.finish()
 
 
@@ -90,4 +99,13 @@ def test_an_organizer_checks_someone_in_and_watches_the_dashboard(app, seeded, l
     walk.check("dashboard")
     page.goto(f"{live_server}/events/{seeded['past']}/attendees")
     walk.check("attendees")
+
+    # Registrants for the next event: one good row, one without an email.
+    page.goto(f"{live_server}/events/{seeded['upcoming']}/imports")
+    page.get_by_label("CSV file").set_input_files(files={
+        "name": "registrants.csv", "mimeType": "text/csv",
+        "buffer": b"name,email,company\nRosa Lima,rosa@example.com,Lima & Co\nNo Address,,\n"})
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.locator("main")).to_contain_text("rosa@example.com")
+    walk.check("registrant import preview")
     walk.finish()

@@ -42,6 +42,8 @@ SCREENS = {
         Screen("edit profile", "/profile/edit"), Screen("email preferences", "/settings/email"),
         Screen("API tokens", "/settings/tokens"), Screen("account", "/account"),
         Screen("delete account", "/account/delete"),
+        Screen("follow-up link from a recap", "{followup_link}"), Screen("touch link from a digest", "{touch_link}"),
+        Screen("unsubscribe link", "{unsubscribe_link}"),
     ),
     "organizer": (
         Screen("new event", "/events/new"), Screen("edit event", "/events/{past}/edit"),
