@@ -235,6 +235,14 @@ def at_once(app, job, workers: int = 2) -> list:
     return released_together(*[in_context] * workers)
 
 
+def without_csrf(body: str) -> str:
+    """``body`` with its CSRF tokens (the meta tag's and any form's) blanked: they
+    differ between sessions and carry a timestamp, so two pages compared as a
+    visitor sees them must not compare those."""
+    body = re.sub(r'(name="csrf-token" content=")[^"]*', r"\1CSRF", body)
+    return re.sub(r'(<input [^>]*name="csrf_token"[^>]*value=")[^"]*', r"\1CSRF", body)
+
+
 def csrf_token_of(client, path: str = "/signup") -> str:
     """The token the page at ``path`` carries in its <meta name="csrf-token"> for this browser session."""
     match = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get(path).get_data(as_text=True))
