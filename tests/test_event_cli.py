@@ -109,6 +109,8 @@ def test_create_event_reads_times_without_an_offset_as_wall_clock_time_in_the_zo
 ERRORS = {
     "bad-zone": (["--organizer", ORGANIZER, "--starts", "2026-07-02T18:00", "--ends", "2026-07-02T20:00",
                   "--tz", "Mars/Base"], "Mars/Base"),
+    "a-folder-of-zones": (["--organizer", ORGANIZER, "--starts", "2026-07-02T18:00", "--ends", "2026-07-02T20:00",
+                           "--tz", "Europe"], "Unknown time zone 'Europe'"),
     "ends-at-start": (["--organizer", ORGANIZER, "--starts", "2026-07-02T18:00", "--ends", "2026-07-02T18:00",
                        "--tz", "UTC"], "end after it starts"),
     "unknown-organizer": (["--organizer", "nobody@example.com", "--starts", "2026-07-02T18:00",

@@ -9,33 +9,24 @@ instant reads the same way everywhere; the event filters (``event_when``,
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, has_request_context
 from flask_login import current_user
 from markupsafe import Markup, escape
 
 from webapp.models import utcnow
+from webapp.services import events
 
 #: Relative-time units, largest first (a month is 30 days, a year 365).
 UNITS = ((31_536_000, "year"), (2_592_000, "month"), (604_800, "week"), (86_400, "day"), (3600, "hour"),
          (60, "minute"))
 
 
-def zone_info(zone: str | None) -> ZoneInfo:
-    """``zone`` as a ZoneInfo; UTC for a name this system doesn't know (a
-    stored name must never turn a page into an error)."""
-    try:
-        return ZoneInfo(zone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder of zones, not one
-        return ZoneInfo("UTC")
-
-
 def viewer_zone() -> str:
     """The signed-in viewer's time zone; UTC when nobody is signed in (or
     outside a request: mail is rendered for its recipient, never the viewer)."""
     if has_request_context() and current_user.is_authenticated:
-        return zone_info(current_user.timezone).key
+        return events.zone_or_utc(current_user.timezone).key
     return "UTC"
 
 
@@ -46,12 +37,12 @@ def zone_label(zone: str) -> str:
 
 def _key(zone: str | None) -> str:
     """The zone to show a time in: ``zone``, else the viewer's; UTC if unknown."""
-    return zone_info(zone).key if zone is not None else viewer_zone()
+    return events.zone_or_utc(zone).key if zone is not None else viewer_zone()
 
 
 def in_zone(value: datetime, zone: str | None = None) -> datetime:
     """``value`` in ``zone`` (the viewer's when None)."""
-    return value.astimezone(zone_info(_key(zone)))
+    return value.astimezone(events.zone_or_utc(_key(zone)))
 
 
 def long_day(local: datetime) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.models import Contact, OutboxMessage, Tag, User
-from webapp.services import DomainError, cadences, events, mail, reasons, touch_links, unsubscribe
+from webapp.services import cadences, events, mail, reasons, touch_links, unsubscribe
 
 KIND = "digest"
 UNSUBSCRIBE_KIND = "digests"
@@ -37,10 +37,7 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 
 def zone(user: User) -> ZoneInfo:
     """``user``'s time zone (UTC if the stored name is unknown to this system)."""
-    try:
-        return events.zone(user.timezone)
-    except DomainError:
-        return ZoneInfo("UTC")
+    return events.zone_or_utc(user.timezone)
 
 
 def due_time(user: User, now: datetime) -> datetime:

@@ -38,8 +38,17 @@ class EventClosed(DomainError):
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" names a folder of zones
         raise ValidationFailed(f"Unknown time zone {name!r}.", field="timezone") from None
+
+
+def zone_or_utc(name: str | None) -> ZoneInfo:
+    """A stored zone name as a zone, UTC for one this system doesn't know: a
+    stale name must never turn a page or an email into an error."""
+    try:
+        return zone(name or "UTC")
+    except ValidationFailed:
+        return ZoneInfo("UTC")
 
 
 def to_utc(value: datetime, timezone: str, *, field: str = "starts_at") -> datetime:
